@@ -1,0 +1,32 @@
+/* The learner's configuration: encoding choices and model sizes, loaded
+ * from JSON (configs/learner-*.json) through one table of fields. */
+#ifndef NETSHARE_LEARNER_CONFIG_H
+#define NETSHARE_LEARNER_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "dg.h"
+#include "netshare/encode.h"
+
+struct ns_learner_config {
+	struct ns_encode_config enc;
+	struct ns_dg_config model;
+};
+
+/* Defaults sized for a 2-core machine (configs/learner-default.json). */
+void ns_learner_config_default(struct ns_learner_config *c);
+
+/* Apply a JSON document over *c: every field is checked (type, range,
+ * unknown names) and nothing changes unless all of it is valid. Returns
+ * 0, or -1 with a message naming the file and field. */
+int ns_learner_config_parse(struct ns_learner_config *c, const char *text,
+			    size_t len, const char *path, char *err,
+			    size_t errlen);
+int ns_learner_config_load(struct ns_learner_config *c, const char *path,
+			   char *err, size_t errlen);
+
+/* The whole config as JSON. */
+void ns_learner_config_print(const struct ns_learner_config *c, FILE *f);
+
+#endif

@@ -1,0 +1,206 @@
+/* Generated vectors back to records (netshare.md §5.3 step 4): argmax
+ * bits to addresses, nearest word2vec token to ports and protocol,
+ * flow_start plus cumulative interarrivals to timestamps, min-max⁻¹ and
+ * expm1 for the continuous fields, argmax for categoricals. */
+#include <math.h>
+#include <string.h>
+
+#include "encode_int.h"
+#include "netshare/encode.h"
+
+static uint32_t
+argmax(const float *v, uint32_t n)
+{
+	uint32_t best = 0;
+	for (uint32_t k = 1; k < n; k++)
+		if (v[k] > v[best]) /* NaN never wins */
+			best = k;
+	return best;
+}
+
+/* A non-negative double rounded to uint64, saturating. */
+static uint64_t
+to_u64(double x)
+{
+	if (!(x > 0.0))
+		return 0;
+	if (x >= 0x1p64)
+		return UINT64_MAX;
+	return (uint64_t)(x + 0.5);
+}
+
+static uint64_t
+clamp_u(double x, uint64_t lo, uint64_t hi)
+{
+	uint64_t v = to_u64(x);
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The flow's 5-tuple from its attribute vector. */
+struct tuple {
+	uint8_t src[16], dst[16];
+	int ip_version;
+	uint16_t sport, dport;
+	uint8_t proto;
+};
+
+static void
+decode_tuple(const struct ns_encoder *enc, const float *a, struct tuple *t)
+{
+	uint32_t off = 0, D = enc->w2v.dim;
+	int vs = ns_ip_decode(a, enc->ip_bits, t->src);
+	off += 2 * enc->ip_bits;
+	int vd = ns_ip_decode(a + off, enc->ip_bits, t->dst);
+	off += 2 * enc->ip_bits;
+	t->ip_version = vs == 4 && vd == 4 ? 4 : 6;
+	if (t->ip_version == 6) { /* one side v4-mapped: keep it mapped */
+		uint8_t *side[2] = {t->src, t->dst};
+		int ver[2] = {vs, vd};
+		for (int k = 0; k < 2; k++) {
+			if (ver[k] != 4)
+				continue;
+			uint8_t v4[4];
+			memcpy(v4, side[k], 4);
+			memset(side[k], 0, 16);
+			side[k][10] = side[k][11] = 0xff;
+			memcpy(side[k] + 12, v4, 4);
+		}
+	}
+	t->sport = (uint16_t)ns_w2v_nearest(&enc->w2v, NS_TOK_PORT, a + off);
+	t->dport = (uint16_t)ns_w2v_nearest(&enc->w2v, NS_TOK_PORT,
+					    a + off + D);
+	t->proto = (uint8_t)ns_w2v_nearest(&enc->w2v, NS_TOK_PROTO,
+					   a + off + 2 * D);
+}
+
+/* Does the parser read ports (or ICMP type/code) for this protocol? */
+static int
+has_l4(uint8_t proto)
+{
+	switch (proto) {
+	case 1:
+	case 6:
+	case 17:
+	case 58:
+	case 132:
+	case 136:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void
+decode_pkt(const struct ns_encoder *enc, const struct tuple *t, uint64_t ts,
+	   const float *row /* (feat_dim) */, struct ns_pkt_record *r)
+{
+	const double *lo = enc->cont_min, *hi = enc->cont_max;
+	memset(r, 0, sizeof(*r));
+	r->ts_ns = ts;
+	memcpy(r->src_addr, t->src, 16);
+	memcpy(r->dst_addr, t->dst, 16);
+	r->src_port = t->sport;
+	r->dst_port = t->dport;
+	r->proto = t->proto;
+	r->ip_version = (uint8_t)t->ip_version;
+	r->ip_len = (uint32_t)clamp_u(
+		ns_unscale(row[1], lo[NS_PKT_C_LEN], hi[NS_PKT_C_LEN]), 0,
+		UINT32_MAX);
+	r->tos = (uint8_t)clamp_u(
+		ns_unscale(row[2], lo[NS_PKT_C_TOS], hi[NS_PKT_C_TOS]), 0, 255);
+	r->ip_id = (uint32_t)clamp_u(
+		ns_unscale(row[3], lo[NS_PKT_C_ID], hi[NS_PKT_C_ID]), 0,
+		UINT32_MAX);
+	uint32_t flag = argmax(row + 4, NS_FLAG_CLASSES);
+	uint64_t off = clamp_u(
+		ns_unscale(row[7], lo[NS_PKT_C_OFF], hi[NS_PKT_C_OFF]), 0,
+		NS_FRAG_OFFSET_MASK);
+	r->ip_frag = (uint16_t)(flag << 13 | off);
+	r->ttl = (uint8_t)clamp_u(
+		ns_unscale(row[8], lo[NS_PKT_C_TTL], hi[NS_PKT_C_TTL]), 0, 255);
+	if (off || (r->ip_frag & NS_FRAG_MF))
+		r->flags |= NS_PKT_FRAGMENT;
+	if (!off && has_l4(r->proto))
+		r->flags |= NS_PKT_HAS_L4;
+}
+
+static void
+decode_flow(const struct ns_encoder *enc, const struct tuple *t, uint64_t ts,
+	    const float *row /* (feat_dim) */, struct ns_flow_trace *out,
+	    struct ns_flow_record *r)
+{
+	const double *lo = enc->cont_min, *hi = enc->cont_max;
+	memset(r, 0, sizeof(*r));
+	r->first_ns = ts;
+	memcpy(r->src_addr, t->src, 16);
+	memcpy(r->dst_addr, t->dst, 16);
+	r->src_port = t->sport;
+	r->dst_port = t->dport;
+	r->proto = t->proto;
+	r->ip_version = (uint8_t)t->ip_version;
+	double td = expm1(ns_unscale(row[1], lo[NS_FLOW_C_TD],
+				     hi[NS_FLOW_C_TD]));
+	uint64_t dur = to_u64(td * 1e9);
+	r->last_ns = dur > UINT64_MAX - ts ? UINT64_MAX : ts + dur;
+	r->packets = clamp_u(expm1(ns_unscale(row[2], lo[NS_FLOW_C_PKT],
+					      hi[NS_FLOW_C_PKT])),
+			     1, UINT64_MAX);
+	r->bytes = clamp_u(expm1(ns_unscale(row[3], lo[NS_FLOW_C_BYT],
+					    hi[NS_FLOW_C_BYT])),
+			   1, UINT64_MAX);
+	r->label = NS_LABEL_NONE;
+	if (enc->n_classes > 0) {
+		uint32_t c = argmax(row + NS_FLOW_N_CONT, enc->n_classes);
+		if (c < enc->labels.n) {
+			const char *name = enc->labels.name[c];
+			r->label = ns_label_intern(&out->labels, name,
+						   strnlen(name, NS_LABEL_LEN));
+		}
+	}
+}
+
+int
+ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
+	  const float *feat, uint32_t max_len, const uint32_t *lengths,
+	  struct ns_pkt_trace *pkts, struct ns_flow_trace *flows)
+{
+	if (enc->is_packets ? !pkts || flows : !flows || pkts)
+		return -1;
+	if (n > 0 && (!attr || !lengths || (max_len > 0 && !feat)))
+		return -1;
+	const uint32_t A = enc->attr.dim, F = enc->feat.dim;
+	const double span = (double)(enc->t1_ns - enc->t0_ns);
+	const double iat_lo = enc->cont_min[0], iat_hi = enc->cont_max[0];
+	for (size_t i = 0; i < n; i++) {
+		const float *a = attr + i * A;
+		uint32_t len = lengths[i] < max_len ? lengths[i] : max_len;
+		if (len == 0)
+			continue;
+		struct tuple t;
+		decode_tuple(enc, a, &t);
+		/* times relative to t0, in ns */
+		double rel = ns_unscale(a[enc->attr_start_off], 0.0, span);
+		for (uint32_t j = 0; j < len; j++) {
+			const float *row = feat + (i * max_len + j) * F;
+			if (j > 0)
+				rel += ns_unscale(row[0], iat_lo, iat_hi);
+			uint64_t dt = to_u64(rel);
+			uint64_t ts = dt > UINT64_MAX - enc->t0_ns
+					      ? UINT64_MAX
+					      : enc->t0_ns + dt;
+			int rc;
+			if (pkts) {
+				struct ns_pkt_record r;
+				decode_pkt(enc, &t, ts, row, &r);
+				rc = ns_pkt_trace_push(pkts, &r);
+			} else {
+				struct ns_flow_record r;
+				decode_flow(enc, &t, ts, row, flows, &r);
+				rc = ns_flow_trace_push(flows, &r);
+			}
+			if (rc)
+				return -1;
+		}
+	}
+	return 0;
+}

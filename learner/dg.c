@@ -1,0 +1,612 @@
+/* DoppelGANger training and generation. Shapes use B = batch rows,
+ * T steps of S records, F2 = feature width with the 2 gen-flag dims. */
+#include "dg.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GEN_FLAG_CONTINUE 0 /* [1,0]: the flow goes on */
+
+void
+ns_dg_config_paper(struct ns_dg_config *c)
+{
+	c->attr_noise = 5;
+	c->feat_noise = 5;
+	c->gen_hidden = 512;
+	c->gen_layers = 4;
+	c->lstm_units = 100;
+	c->disc_hidden = 512;
+	c->disc_layers = 4;
+	c->sample_len = 1;
+	c->batch = 100;
+	c->d_rounds = 5;
+	c->lr_g = 1e-4f;
+	c->lr_d = 1e-4f;
+	c->beta1 = 0.5f;
+	c->beta2 = 0.999f;
+	c->adam_eps = 1e-8f;
+	c->gp_lambda = 10;
+	c->g_attr_d_coe = 1;
+	c->init_sd = 0.02f;
+	c->bn_decay = 0.9f;
+	c->iterations = 400000;
+	c->seed = 1;
+}
+
+static int
+params_alloc(struct ns_params *p, size_t n)
+{
+	p->n = n;
+	p->p = calloc(4 * n, sizeof(float));
+	if (!p->p)
+		return -1;
+	p->g = p->p + n;
+	p->m = p->g + n;
+	p->v = p->m + n;
+	return 0;
+}
+
+/* Lay out G's tensors; returns the parameter count. */
+static size_t
+gen_layout(struct ns_gen_layout *gl, const struct ns_dg_config *c, int A,
+	   int I, int S, int F2)
+{
+	size_t off = 0, in = (size_t)c->attr_noise, gh = (size_t)c->gen_hidden;
+	size_t H = (size_t)c->lstm_units;
+	for (int l = 0; l < c->gen_layers; l++) {
+		gl->mlp_w[l] = off;
+		off += in * gh;
+		gl->mlp_b[l] = off;
+		off += gh;
+		gl->bn_g[l] = off;
+		off += gh;
+		gl->bn_b[l] = off;
+		off += gh;
+		in = gh;
+	}
+	gl->out_w = off;
+	off += in * (size_t)A;
+	gl->out_b = off;
+	off += (size_t)A;
+	gl->lstm_w = off;
+	off += ((size_t)I + H) * 4 * H;
+	gl->lstm_b = off;
+	off += 4 * H;
+	gl->feat_w = off;
+	off += H * (size_t)S * F2;
+	gl->feat_b = off;
+	off += (size_t)S * F2;
+	gl->n = off;
+	return off;
+}
+
+/* Carve the workspace; with mem NULL only count. */
+static size_t
+carve(struct ns_dg *m, float *mem)
+{
+	const struct ns_dg_config *c = &m->cfg;
+	size_t B = (size_t)c->batch, gh = (size_t)c->gen_hidden;
+	size_t GL = (size_t)c->gen_layers, A = (size_t)m->A;
+	size_t T = (size_t)m->T, S = (size_t)m->S, F2 = (size_t)m->F2;
+	size_t H = (size_t)c->lstm_units, I = A + (size_t)c->feat_noise;
+	size_t Din = (size_t)m->Din, wide = gh > A ? gh : A;
+	size_t off = 0;
+#define TAKE(field, count)                                                    \
+	do {                                                                  \
+		if (mem)                                                      \
+			m->field = mem + off;                                 \
+		off += (count);                                               \
+	} while (0)
+	TAKE(z_a, B * (size_t)c->attr_noise);
+	TAKE(mlp_a, GL * B * gh);
+	TAKE(mlp_r, GL * B * gh);
+	TAKE(mlp_h, GL * B * gh);
+	TAKE(bn_xhat, GL * B * gh);
+	TAKE(bn_rstd, GL * gh);
+	TAKE(attr_logit, B * A);
+	TAKE(attr_soft, B * A);
+	TAKE(attr_hard, B * A);
+	TAKE(lstm_x, T * B * I);
+	TAKE(h0, B * H);
+	TAKE(c0, B * H);
+	TAKE(lstm_mem, ns_lstm_cache_floats((int)T, (int)B, (int)I, (int)H));
+	TAKE(lstm_scratch, ns_lstm_scratch_floats((int)B, (int)I, (int)H));
+	TAKE(feat_logit, T * B * S * F2);
+	TAKE(feat_out, T * B * S * F2);
+	TAKE(block_on, B * T);
+	TAKE(xd, 3 * B * Din);
+	TAKE(xda, 3 * B * A);
+	TAKE(dout, 3 * B);
+	TAKE(dxd, B * Din);
+	TAKE(dxda, B * A);
+	TAKE(dtmp, B * wide);
+	TAKE(dtmp2, B * wide);
+	TAKE(dfeat, T * B * S * F2);
+	TAKE(dh, T * B * H);
+	TAKE(flags, (size_t)m->L * 2);
+#undef TAKE
+	return off;
+}
+
+/* ns_heads tables: attributes, and S copies of (features, gen flag). */
+static int
+build_heads(struct ns_dg *m)
+{
+	int na = (int)m->attr_layout.n_heads;
+	int nr = (int)m->rec_layout.n_heads;
+	int total = na + m->S * nr;
+	m->head_act = malloc((size_t)total);
+	m->head_dim = malloc((size_t)total * sizeof(uint16_t));
+	if (!m->head_act || !m->head_dim)
+		return -1;
+	for (int k = 0; k < na; k++) {
+		m->head_act[k] = m->attr_layout.head[k].act;
+		m->head_dim[k] = m->attr_layout.head[k].dim;
+	}
+	for (int s = 0; s < m->S; s++) {
+		for (int k = 0; k < nr; k++) {
+			m->head_act[na + s * nr + k] = m->rec_layout.head[k].act;
+			m->head_dim[na + s * nr + k] = m->rec_layout.head[k].dim;
+		}
+	}
+	m->attr_heads = (struct ns_heads){na, m->A, m->head_act, m->head_dim};
+	m->step_heads = (struct ns_heads){m->S * nr, m->S * m->F2,
+					  m->head_act + na, m->head_dim + na};
+	return 0;
+}
+
+int
+ns_dg_init(struct ns_dg *m, const struct ns_dg_config *cfg,
+	   const struct ns_encoder *enc, uint32_t max_len, char *err,
+	   size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	m->cfg = *cfg;
+	const struct ns_dg_config *c = &m->cfg;
+	if (c->batch < 2 || c->sample_len < 1 || c->gen_layers < 1 ||
+	    c->gen_layers > 8 || c->disc_layers < 1 || c->lstm_units < 1 ||
+	    c->gen_hidden < 1 || c->disc_hidden < 1 || c->d_rounds < 1 ||
+	    c->attr_noise < 1 || c->feat_noise < 1 || max_len < 1) {
+		snprintf(err, errlen, "model config out of range (batch >= 2, "
+				      "1 <= gen_layers <= 8, sizes >= 1)");
+		return -1;
+	}
+	m->attr_layout = enc->attr;
+	m->rec_layout = enc->feat;
+	if (m->rec_layout.n_heads + 1 > NS_MAX_HEADS) {
+		snprintf(err, errlen, "too many feature heads");
+		return -1;
+	}
+	m->rec_layout.head[m->rec_layout.n_heads++] =
+		(struct ns_head){NS_HEAD_SOFTMAX, 0, 2};
+	m->rec_layout.dim += 2;
+	m->A = (int)enc->attr.dim;
+	m->F = (int)enc->feat.dim;
+	m->F2 = m->F + 2;
+	m->S = c->sample_len;
+	m->T = (int)((max_len + (uint32_t)m->S - 1) / (uint32_t)m->S);
+	m->L = m->T * m->S;
+	m->Din = m->L * m->F2 + m->A;
+	int I = m->A + c->feat_noise;
+	size_t ng = gen_layout(&m->gl, c, m->A, I, m->S, m->F2);
+	if (build_heads(m) || params_alloc(&m->G, ng) ||
+	    params_alloc(&m->D, ns_disc_param_count(m->Din, c->disc_hidden,
+						    c->disc_layers)) ||
+	    params_alloc(&m->Da, ns_disc_param_count(m->A, c->disc_hidden,
+						     c->disc_layers)) ||
+	    ns_disc_init(&m->disc, m->Din, c->disc_hidden, c->disc_layers,
+			 3 * c->batch) ||
+	    ns_disc_init(&m->disc_a, m->A, c->disc_hidden, c->disc_layers,
+			 3 * c->batch)) {
+		snprintf(err, errlen, "out of memory for the model");
+		ns_dg_free(m);
+		return -1;
+	}
+	m->bn_running = calloc(2 * (size_t)c->gen_layers * c->gen_hidden,
+			       sizeof(float));
+	m->ws_floats = carve(m, NULL);
+	m->ws = calloc(m->ws_floats, sizeof(float));
+	m->pick = calloc((size_t)c->batch, sizeof(uint32_t));
+	if (!m->bn_running || !m->ws || !m->pick) {
+		snprintf(err, errlen, "out of memory for the workspace");
+		ns_dg_free(m);
+		return -1;
+	}
+	carve(m, m->ws);
+	ns_lstm_cache_init(&m->lstm, m->lstm_mem, m->T, c->batch, I,
+			   c->lstm_units);
+	ns_dg_init_weights(m);
+	return 0;
+}
+
+void
+ns_dg_free(struct ns_dg *m)
+{
+	free(m->G.p);
+	free(m->D.p);
+	free(m->Da.p);
+	free(m->bn_running);
+	free(m->ws);
+	free(m->pick);
+	free(m->head_act);
+	free(m->head_dim);
+	ns_disc_free(&m->disc);
+	ns_disc_free(&m->disc_a);
+	memset(m, 0, sizeof(*m));
+}
+
+void
+ns_dg_init_weights(struct ns_dg *m)
+{
+	const struct ns_dg_config *c = &m->cfg;
+	ns_rng_seed(&m->rng, c->seed);
+	float *p = m->G.p;
+	memset(p, 0, m->G.n * sizeof(float));
+	size_t in = (size_t)c->attr_noise, gh = (size_t)c->gen_hidden;
+	for (int l = 0; l < c->gen_layers; l++) {
+		ns_rng_fill_normal(&m->rng, p + m->gl.mlp_w[l], in * gh,
+				   c->init_sd);
+		for (size_t j = 0; j < gh; j++)
+			p[m->gl.bn_g[l] + j] = 1;
+		in = gh;
+	}
+	ns_rng_fill_normal(&m->rng, p + m->gl.out_w, in * (size_t)m->A,
+			   c->init_sd);
+	/* LSTM: Glorot-uniform kernel, forget-gate bias 1 (TF defaults) */
+	size_t H = (size_t)c->lstm_units;
+	size_t I = (size_t)m->A + (size_t)c->feat_noise;
+	float lim = sqrtf(6.0f / (float)(I + H + 4 * H));
+	for (size_t k = 0; k < (I + H) * 4 * H; k++)
+		p[m->gl.lstm_w + k] = lim * (2 * ns_rng_float(&m->rng) - 1);
+	for (size_t j = 0; j < H; j++)
+		p[m->gl.lstm_b + H + j] = 1;
+	ns_rng_fill_normal(&m->rng, p + m->gl.feat_w,
+			   H * (size_t)m->S * m->F2, c->init_sd);
+	ns_disc_init_params(&m->disc, m->D.p, &m->rng, c->init_sd);
+	ns_disc_init_params(&m->disc_a, m->Da.p, &m->rng, c->init_sd);
+	memset(m->G.g, 0, 3 * m->G.n * sizeof(float)); /* grads, moments */
+	memset(m->D.g, 0, 3 * m->D.n * sizeof(float));
+	memset(m->Da.g, 0, 3 * m->Da.n * sizeof(float));
+	size_t nb = (size_t)c->gen_layers * c->gen_hidden;
+	for (size_t k = 0; k < nb; k++) {
+		m->bn_running[k] = 0;	   /* means */
+		m->bn_running[nb + k] = 1; /* variances */
+	}
+	m->step = 0;
+}
+
+/* The generator's forward pass for B rows (B <= batch). train: batch
+ * statistics in BatchNorm; update: also move the running ones. */
+static void
+gen_forward(struct ns_dg *m, int B, int train, int update)
+{
+	const struct ns_dg_config *c = &m->cfg;
+	int gh = c->gen_hidden, A = m->A, H = c->lstm_units;
+	int T = m->T, S = m->S, F2 = m->F2, F = m->F;
+	int I = A + c->feat_noise;
+	const float *p = m->G.p;
+	size_t nb = (size_t)c->gen_layers * gh;
+
+	int fresh = !m->reuse_noise;
+	if (fresh)
+		ns_rng_fill_normal(&m->rng, m->z_a, (size_t)B * c->attr_noise,
+				   1);
+	const float *x = m->z_a;
+	int in = c->attr_noise;
+	for (int l = 0; l < c->gen_layers; l++) {
+		size_t o = (size_t)l * c->batch * gh;
+		float *a = m->mlp_a + o, *r = m->mlp_r + o, *h = m->mlp_h + o;
+		ns_linear_forward(a, x, p + m->gl.mlp_w[l], p + m->gl.mlp_b[l],
+				  B, in, gh);
+		ns_relu_forward(r, a, (size_t)B * gh);
+		float *rm = m->bn_running + (size_t)l * gh;
+		float *rv = m->bn_running + nb + (size_t)l * gh;
+		if (train) {
+			struct ns_bn_cache bc = {m->bn_xhat + o,
+						 m->bn_rstd + (size_t)l * gh};
+			ns_bn_forward_train(h, &bc, r, p + m->gl.bn_g[l],
+					    p + m->gl.bn_b[l], update ? rm : NULL,
+					    update ? rv : NULL, c->bn_decay, B,
+					    gh);
+		} else {
+			ns_bn_forward_eval(h, r, p + m->gl.bn_g[l],
+					   p + m->gl.bn_b[l], rm, rv, B, gh);
+		}
+		x = h;
+		in = gh;
+	}
+	ns_linear_forward(m->attr_logit, x, p + m->gl.out_w, p + m->gl.out_b,
+			  B, in, A);
+	ns_heads_forward(m->attr_soft, m->attr_logit, &m->attr_heads, B);
+	ns_heads_harden(m->attr_hard, m->attr_soft, &m->attr_heads, B);
+
+	/* LSTM input per step: hardened attributes and fresh noise */
+	m->lstm.B = B;
+	for (int t = 0; t < T; t++) {
+		for (int b = 0; b < B; b++) {
+			float *xi = m->lstm_x + ((size_t)t * B + b) * I;
+			memcpy(xi, m->attr_hard + (size_t)b * A,
+			       (size_t)A * sizeof(float));
+			if (fresh)
+				ns_rng_fill_normal(&m->rng, xi + A,
+						   (size_t)c->feat_noise, 1);
+		}
+	}
+	if (fresh) {
+		ns_rng_fill_normal(&m->rng, m->h0, (size_t)B * H, 1);
+		ns_rng_fill_normal(&m->rng, m->c0, (size_t)B * H, 1);
+	}
+	ns_lstm_forward(&m->lstm, m->lstm_x, m->h0, m->c0, p + m->gl.lstm_w,
+			p + m->gl.lstm_b);
+	ns_linear_forward(m->feat_logit, m->lstm.h + (size_t)B * H,
+			  p + m->gl.feat_w, p + m->gl.feat_b, T * B, H, S * F2);
+	ns_heads_forward(m->feat_out, m->feat_logit, &m->step_heads, T * B);
+
+	/* blocks after every record said "end" are switched off */
+	for (int b = 0; b < B; b++) {
+		int on = 1;
+		for (int t = 0; t < T; t++) {
+			m->block_on[(size_t)b * T + t] = (float)on;
+			for (int s = 0; s < S && on; s++) {
+				const float *rec =
+					m->feat_out +
+					(((size_t)t * B + b) * S + s) * F2;
+				if (!(rec[F + GEN_FLAG_CONTINUE] >=
+				      rec[F + 1 - GEN_FLAG_CONTINUE]))
+					on = 0;
+			}
+		}
+	}
+}
+
+/* Fake rows for D (rows, Din) and D_a (rows, A) from the last forward. */
+static void
+assemble_fake(struct ns_dg *m, int B, float *xd, float *xda)
+{
+	int T = m->T, S = m->S, F2 = m->F2, A = m->A, Din = m->Din;
+	for (int b = 0; b < B; b++) {
+		float *row = xd + (size_t)b * Din;
+		for (int t = 0; t < T; t++) {
+			float on = m->block_on[(size_t)b * T + t];
+			const float *src =
+				m->feat_out + ((size_t)t * B + b) * S * F2;
+			float *dst = row + (size_t)t * S * F2;
+			for (int k = 0; k < S * F2; k++)
+				dst[k] = on * src[k];
+		}
+		memcpy(row + (size_t)m->L * F2, m->attr_soft + (size_t)b * A,
+		       (size_t)A * sizeof(float));
+		memcpy(xda + (size_t)b * A, m->attr_soft + (size_t)b * A,
+		       (size_t)A * sizeof(float));
+	}
+}
+
+/* Real rows for flows m->pick[0..B). */
+static void
+assemble_real(struct ns_dg *m, const struct ns_dataset *ds, int B, float *xd,
+	      float *xda)
+{
+	int F = m->F, F2 = m->F2, A = m->A, L = m->L, Din = m->Din;
+	for (int b = 0; b < B; b++) {
+		uint32_t i = m->pick[b];
+		uint32_t len = ds->offset[i + 1] - ds->offset[i];
+		if (len > (uint32_t)L)
+			len = (uint32_t)L;
+		ns_gen_flags(len, (uint32_t)L, (uint32_t)m->S, m->flags);
+		float *row = xd + (size_t)b * Din;
+		memset(row, 0, (size_t)L * F2 * sizeof(float));
+		for (uint32_t k = 0; k < len; k++)
+			memcpy(row + (size_t)k * F2,
+			       ds->feat + ((size_t)ds->offset[i] + k) * F,
+			       (size_t)F * sizeof(float));
+		for (int k = 0; k < L; k++) {
+			row[(size_t)k * F2 + F] = m->flags[2 * k];
+			row[(size_t)k * F2 + F + 1] = m->flags[2 * k + 1];
+		}
+		memcpy(row + (size_t)L * F2, ds->attr + (size_t)i * A,
+		       (size_t)A * sizeof(float));
+		memcpy(xda + (size_t)b * A, ds->attr + (size_t)i * A,
+		       (size_t)A * sizeof(float));
+	}
+}
+
+/* One WGAN-GP step of a discriminator on rows [fake; real; interp] of
+ * x (3B, n). Returns the Wasserstein estimate; *gp gets the penalty. */
+static float
+disc_step(struct ns_dg *m, struct ns_disc *d, struct ns_params *q, float *x,
+	  int n, long t, float *gp)
+{
+	const struct ns_dg_config *c = &m->cfg;
+	int B = c->batch;
+	for (int b = 0; b < B; b++) {
+		float a = ns_rng_float(&m->rng);
+		const float *f = x + (size_t)b * n;
+		const float *r = x + ((size_t)B + b) * n;
+		float *h = x + ((size_t)2 * B + b) * n;
+		for (int k = 0; k < n; k++)
+			h[k] = a * r[k] + (1 - a) * f[k];
+	}
+	memset(q->g, 0, q->n * sizeof(float));
+	ns_disc_forward(d, q->p, x, 3 * B);
+	double fake = 0, real = 0;
+	for (int b = 0; b < B; b++) {
+		fake += d->out[b];
+		real += d->out[B + b];
+		m->dout[b] = 1.0f / B;
+		m->dout[B + b] = -1.0f / B;
+		m->dout[2 * B + b] = 1.0f;
+	}
+	ns_disc_backward(d, q->p, q->g, m->dout, x, 3 * B, 2 * B, NULL);
+	*gp = ns_disc_penalty(d, q->p, q->g, 2 * B, B, c->gp_lambda);
+	ns_adam_update(q->p, q->g, q->m, q->v, q->n, c->lr_d, c->beta1,
+		       c->beta2, c->adam_eps, t);
+	return (float)((real - fake) / B);
+}
+
+/* Backprop dxd (B, Din) and dxda (B, A) through the generator into
+ * m->G.g. */
+static void
+gen_backward(struct ns_dg *m, int B)
+{
+	const struct ns_dg_config *c = &m->cfg;
+	int gh = c->gen_hidden, A = m->A, H = c->lstm_units;
+	int T = m->T, S = m->S, F2 = m->F2, Din = m->Din;
+	const float *p = m->G.p;
+	float *g = m->G.g;
+
+	for (int t = 0; t < T; t++) {
+		for (int b = 0; b < B; b++) {
+			float on = m->block_on[(size_t)b * T + t];
+			const float *src = m->dxd + (size_t)b * Din +
+					   (size_t)t * S * F2;
+			float *dst = m->dfeat + ((size_t)t * B + b) * S * F2;
+			for (int k = 0; k < S * F2; k++)
+				dst[k] = on * src[k];
+		}
+	}
+	ns_heads_backward(m->dfeat, m->dfeat, m->feat_out, &m->step_heads,
+			  T * B);
+	memset(m->dh, 0, (size_t)T * B * H * sizeof(float));
+	ns_linear_backward(m->dh, g + m->gl.feat_w, g + m->gl.feat_b, m->dfeat,
+			   m->lstm.h + (size_t)B * H, p + m->gl.feat_w, T * B,
+			   H, S * F2);
+	/* the LSTM sees hardened attributes: no gradient flows back */
+	ns_lstm_backward(NULL, g + m->gl.lstm_w, g + m->gl.lstm_b, NULL, NULL,
+			 m->dh, &m->lstm, p + m->gl.lstm_w, m->lstm_scratch);
+
+	float *da = m->dtmp;
+	for (int b = 0; b < B; b++)
+		for (int k = 0; k < A; k++)
+			da[(size_t)b * A + k] =
+				m->dxd[(size_t)b * Din + (size_t)m->L * F2 + k] +
+				m->dxda[(size_t)b * A + k];
+	ns_heads_backward(da, da, m->attr_soft, &m->attr_heads, B);
+	int L = c->gen_layers;
+	const float *hlast = m->mlp_h + (size_t)(L - 1) * c->batch * gh;
+	float *dx = m->dtmp2;
+	memset(dx, 0, (size_t)B * gh * sizeof(float));
+	ns_linear_backward(dx, g + m->gl.out_w, g + m->gl.out_b, da, hlast,
+			   p + m->gl.out_w, B, gh, A);
+	for (int l = L - 1; l >= 0; l--) {
+		size_t o = (size_t)l * c->batch * gh;
+		struct ns_bn_cache bc = {m->bn_xhat + o,
+					 m->bn_rstd + (size_t)l * gh};
+		float *dr = m->dtmp;
+		memset(dr, 0, (size_t)B * gh * sizeof(float));
+		ns_bn_backward(dr, g + m->gl.bn_g[l], g + m->gl.bn_b[l], dx,
+			       &bc, p + m->gl.bn_g[l], B, gh);
+		ns_relu_backward(dr, dr, m->mlp_a + o, (size_t)B * gh);
+		int in = l ? gh : c->attr_noise;
+		const float *xin = l ? m->mlp_h + o - (size_t)c->batch * gh
+				     : m->z_a;
+		if (l)
+			memset(dx, 0, (size_t)B * gh * sizeof(float));
+		ns_linear_backward(l ? dx : NULL, g + m->gl.mlp_w[l],
+				   g + m->gl.mlp_b[l], dr, xin,
+				   p + m->gl.mlp_w[l], B, in, gh);
+	}
+}
+
+/* G's loss on the last forward; with grad, its gradient into G.g. */
+static float
+gen_loss_backward(struct ns_dg *m, int grad)
+{
+	const struct ns_dg_config *c = &m->cfg;
+	int B = c->batch;
+	assemble_fake(m, B, m->xd, m->xda);
+	ns_disc_forward(&m->disc, m->D.p, m->xd, B);
+	ns_disc_forward(&m->disc_a, m->Da.p, m->xda, B);
+	double gl = 0;
+	for (int b = 0; b < B; b++)
+		gl -= m->disc.out[b] + c->g_attr_d_coe * m->disc_a.out[b];
+	if (!grad)
+		return (float)(gl / B);
+	for (int b = 0; b < B; b++)
+		m->dout[b] = -1.0f / B;
+	ns_disc_backward(&m->disc, m->D.p, m->D.g, m->dout, m->xd, B, 0,
+			 m->dxd);
+	for (int b = 0; b < B; b++)
+		m->dout[b] = -c->g_attr_d_coe / B;
+	ns_disc_backward(&m->disc_a, m->Da.p, m->Da.g, m->dout, m->xda, B, 0,
+			 m->dxda);
+	memset(m->G.g, 0, m->G.n * sizeof(float));
+	gen_backward(m, B);
+	return (float)(gl / B);
+}
+
+float
+ns_dg_gen_loss(struct ns_dg *m, int grad)
+{
+	gen_forward(m, m->cfg.batch, 1, 0);
+	return gen_loss_backward(m, grad);
+}
+
+void
+ns_dg_train_step(struct ns_dg *m, const struct ns_dataset *ds,
+		 struct ns_dg_losses *loss)
+{
+	const struct ns_dg_config *c = &m->cfg;
+	int B = c->batch, Din = m->Din, A = m->A;
+	for (int b = 0; b < B; b++)
+		m->pick[b] = (uint32_t)(ns_rng_u64(&m->rng) % ds->n_flows);
+	assemble_real(m, ds, B, m->xd + (size_t)B * Din,
+		      m->xda + (size_t)B * A);
+	for (int r = 0; r < c->d_rounds; r++) {
+		long t = m->step * c->d_rounds + r + 1;
+		gen_forward(m, B, 1, 0);
+		assemble_fake(m, B, m->xd, m->xda);
+		loss->d_wdist = disc_step(m, &m->disc, &m->D, m->xd, Din, t,
+					  &loss->d_gp);
+		loss->da_wdist = disc_step(m, &m->disc_a, &m->Da, m->xda, A, t,
+					   &loss->da_gp);
+	}
+
+	gen_forward(m, B, 1, 1);
+	loss->g_loss = gen_loss_backward(m, 1);
+	m->step++;
+	ns_adam_update(m->G.p, m->G.g, m->G.m, m->G.v, m->G.n, c->lr_g,
+		       c->beta1, c->beta2, c->adam_eps, m->step);
+}
+
+void
+ns_dg_generate(struct ns_dg *m, size_t n, float *attr, float *feat,
+	       uint32_t *lengths)
+{
+	int B = m->cfg.batch, T = m->T, S = m->S, F = m->F, F2 = m->F2;
+	int A = m->A;
+	for (size_t done = 0; done < n;) {
+		int rows = n - done < (size_t)B ? (int)(n - done) : B;
+		/* BatchNorm in eval mode does not depend on the row count,
+		 * but run full batches to keep shapes fixed */
+		gen_forward(m, B, 0, 0);
+		for (int b = 0; b < rows; b++) {
+			size_t i = done + (size_t)b;
+			memcpy(attr + i * A, m->attr_soft + (size_t)b * A,
+			       (size_t)A * sizeof(float));
+			uint32_t len = 0;
+			int on = 1;
+			for (int t = 0; t < T; t++) {
+				for (int s = 0; s < S; s++) {
+					const float *rec =
+						m->feat_out +
+						(((size_t)t * B + b) * S + s) *
+							F2;
+					float *dst = feat + (i * m->L +
+							     (size_t)t * S + s) *
+								    F;
+					memcpy(dst, rec, (size_t)F * sizeof(float));
+					if (!on)
+						continue;
+					len++;
+					if (!(rec[F + GEN_FLAG_CONTINUE] >=
+					      rec[F + 1 - GEN_FLAG_CONTINUE]))
+						on = 0;
+				}
+			}
+			lengths[i] = len;
+		}
+		done += (size_t)rows;
+	}
+}

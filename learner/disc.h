@@ -1,0 +1,55 @@
+/* ReLU MLP discriminator with a scalar output, its WGAN-GP gradient
+ * penalty differentiated analytically (../shared/reference/gan-math.md):
+ * one forward, one input-gradient pass, one tangent pass. */
+#ifndef NETSHARE_DISC_H
+#define NETSHARE_DISC_H
+
+#include <stddef.h>
+
+/* Parameter layout in one block: for l in 0..layers-1: W_l (n_l, hid),
+ * b_l (hid); then w_out (hid), c (1). n_0 = in, n_l = hid after. */
+struct ns_disc {
+	int in, hid, layers;
+	int max_rows;
+	size_t n_params;
+	/* workspace for up to max_rows rows */
+	float *a;	/* (layers, max_rows, hid) pre-activations */
+	float *h;	/* (layers, max_rows, hid) post-ReLU */
+	float *e;	/* (layers, max_rows, hid) deltas dOut/da */
+	float *gin;	/* (max_rows, in) input gradients */
+	float *r0;	/* (max_rows, max(in, hid)) tangent ping */
+	float *r1;	/* (max_rows, max(in, hid)) tangent pong */
+	float *out;	/* (max_rows) */
+	float *mem;
+};
+
+size_t ns_disc_param_count(int in, int hid, int layers);
+int ns_disc_init(struct ns_disc *d, int in, int hid, int layers,
+		 int max_rows);
+void ns_disc_free(struct ns_disc *d);
+
+/* N(0, sd²) weights, zero biases. */
+struct ns_rng;
+void ns_disc_init_params(const struct ns_disc *d, float *p,
+			 struct ns_rng *rng, float sd);
+
+/* out (rows) = D(x (rows, in)); also kept in d->out. */
+void ns_disc_forward(struct ns_disc *d, const float *p, const float *x,
+		     int rows);
+
+/* Backprop dout (rows) through the last forward. Parameter gradients
+ * are accumulated into g from the first grad_rows rows only; deltas
+ * are kept for all rows (the penalty uses them). dx (rows, in) is
+ * written when non-NULL. */
+void ns_disc_backward(struct ns_disc *d, const float *p, float *g,
+		      const float *dout, const float *x, int rows,
+		      int grad_rows, float *dx);
+
+/* Gradient penalty over rows [first, first+n) of the last forward, whose
+ * backward ran with dout = 1 on those rows: returns
+ * mean_i lambda·(‖∇x D(x_i)‖ − 1)² over n·scale_rows... precisely
+ * Σ_i lambda·(‖g_i‖ − 1)² / n, and adds its parameter gradient to g. */
+float ns_disc_penalty(struct ns_disc *d, const float *p, float *g, int first,
+		      int n, float lambda);
+
+#endif

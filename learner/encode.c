@@ -1,0 +1,649 @@
+/* Fitting the encoder on a trace and encoding it: flows by 5-tuple, time
+ * chunks and flow tags, IP bits, word2vec ports and protocol, min-max
+ * (after log1p for flow sizes) continuous fields, categorical one-hots.
+ * netshare.md §2.3-§3.6, §4.5. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encode_int.h"
+#include "netshare/encode.h"
+
+void
+ns_encode_config_default(struct ns_encode_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->n_chunks = 10;
+	c->w2v_dim = 10;
+	c->w2v_window = 5;
+	c->w2v_epochs = 5;
+	c->w2v_negative = 5;
+	c->max_flow_len = 0;
+	c->seed = 1;
+}
+
+static void
+fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* --- building blocks ---------------------------------------------------- */
+
+/* The 16-byte form used for 128-bit encoding: IPv6 as is, IPv4 as
+ * ::ffff:a.b.c.d. */
+static void
+addr128(const uint8_t addr[16], int ip_version, uint8_t out[16])
+{
+	if (ip_version == 6) {
+		memcpy(out, addr, 16);
+		return;
+	}
+	memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	memcpy(out + 12, addr, 4);
+}
+
+void
+ns_ip_encode(const uint8_t addr[16], int ip_version, uint32_t ip_bits,
+	     float *out)
+{
+	uint8_t b[16];
+	if (ip_bits == 128)
+		addr128(addr, ip_version, b);
+	else
+		memcpy(b, addr, 4);
+	for (uint32_t k = 0; k < ip_bits; k++) {
+		int bit = b[k / 8] >> (7 - k % 8) & 1;
+		out[2 * k] = (float)!bit;
+		out[2 * k + 1] = (float)bit;
+	}
+}
+
+int
+ns_ip_decode(const float *in, uint32_t ip_bits, uint8_t addr[16])
+{
+	uint8_t b[16] = {0};
+	for (uint32_t k = 0; k < ip_bits && k < 128; k++)
+		if (in[2 * k + 1] > in[2 * k]) /* NaN compares false: 0 */
+			b[k / 8] |= (uint8_t)(0x80u >> (k % 8));
+	memset(addr, 0, 16);
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+					   0, 0, 0, 0, 0xff, 0xff};
+	if (ip_bits != 128) {
+		memcpy(addr, b, 4);
+		return 4;
+	}
+	if (memcmp(b, mapped, 12) == 0) {
+		memcpy(addr, b + 12, 4);
+		return 4;
+	}
+	memcpy(addr, b, 16);
+	return 6;
+}
+
+float
+ns_scale(double x, double lo, double hi)
+{
+	if (!(hi > lo) || isnan(x))
+		return 0.0f;
+	double y = (x - lo) / (hi - lo);
+	return (float)(y < 0.0 ? 0.0 : y > 1.0 ? 1.0 : y);
+}
+
+double
+ns_unscale(float y, double lo, double hi)
+{
+	double v = isnan(y) ? 0.0 : y < 0.0f ? 0.0 : y > 1.0f ? 1.0 : y;
+	if (!(hi > lo))
+		return lo;
+	return lo + v * (hi - lo);
+}
+
+static void
+onehot2(float *out, int bit)
+{
+	out[0] = (float)!bit;
+	out[1] = (float)!!bit;
+}
+
+void
+ns_flow_tags(uint64_t mask, uint32_t chunk, uint32_t n_chunks, float *out)
+{
+	int start = mask != 0 && (uint32_t)__builtin_ctzll(mask) == chunk;
+	onehot2(out, start);
+	for (uint32_t i = 0; i < n_chunks; i++)
+		onehot2(out + 2 * (1 + i), i < 64 && (mask >> i & 1));
+}
+
+void
+ns_gen_flags(uint32_t len, uint32_t L, uint32_t S, float *out)
+{
+	memset(out, 0, 2 * (size_t)L * sizeof(*out));
+	if (len > L)
+		len = L;
+	if (len == 0)
+		return;
+	if (S == 0)
+		S = 1;
+	uint32_t last = len - 1;
+	uint32_t block_end = (last / S + 1) * S; /* end of last's S-block */
+	for (uint32_t k = 0; k < L; k++) {
+		if (k < last)
+			out[2 * k] = 1.0f;
+		else if (k < block_end)
+			out[2 * k + 1] = 1.0f;
+	}
+}
+
+uint32_t
+ns_gen_length(const float *flags, uint32_t L)
+{
+	for (uint32_t k = 0; k < L; k++)
+		if (!(flags[2 * k] >= flags[2 * k + 1]))
+			return k + 1; /* this record says "end" */
+	return L;
+}
+
+/* --- layouts ------------------------------------------------------------ */
+
+static int
+push_head(struct ns_layout *l, int act, uint32_t dim)
+{
+	if (l->n_heads >= NS_MAX_HEADS || dim == 0 || dim > UINT16_MAX)
+		return -1;
+	l->head[l->n_heads].act = (uint8_t)act;
+	l->head[l->n_heads].pad = 0;
+	l->head[l->n_heads].dim = (uint16_t)dim;
+	l->n_heads++;
+	l->dim += dim;
+	return 0;
+}
+
+int
+ns_enc_layouts(struct ns_encoder *enc)
+{
+	struct ns_layout *a = &enc->attr, *f = &enc->feat;
+	memset(a, 0, sizeof(*a));
+	memset(f, 0, sizeof(*f));
+	int rc = 0;
+	for (int ip = 0; ip < 2; ip++)
+		for (uint32_t k = 0; k < enc->ip_bits; k++)
+			rc |= push_head(a, NS_HEAD_SOFTMAX, 2);
+	for (int k = 0; k < 3; k++)
+		rc |= push_head(a, NS_HEAD_TANH, enc->w2v.dim);
+	enc->attr_tag_off = a->dim;
+	for (uint32_t k = 0; k < 1 + enc->n_chunks; k++)
+		rc |= push_head(a, NS_HEAD_SOFTMAX, 2);
+	enc->attr_start_off = a->dim;
+	rc |= push_head(a, NS_HEAD_SIGMOID, 1);
+
+	if (enc->is_packets) {
+		enc->n_cont = NS_PKT_N_CONT;
+		for (int k = 0; k < 4; k++) /* iat, pkt_len, tos, id */
+			rc |= push_head(f, NS_HEAD_SIGMOID, 1);
+		rc |= push_head(f, NS_HEAD_SOFTMAX, NS_FLAG_CLASSES);
+		for (int k = 0; k < 2; k++) /* off, ttl */
+			rc |= push_head(f, NS_HEAD_SIGMOID, 1);
+	} else {
+		enc->n_cont = NS_FLOW_N_CONT;
+		for (int k = 0; k < 4; k++) /* iat, td, pkt, byt */
+			rc |= push_head(f, NS_HEAD_SIGMOID, 1);
+		if (enc->n_classes > 0)
+			rc |= push_head(f, NS_HEAD_SOFTMAX, enc->n_classes);
+	}
+	return rc ? -1 : 0;
+}
+
+/* --- grouping records into flow samples --------------------------------- */
+
+/* One record, sortable by 5-tuple then time then trace position. */
+struct item {
+	uint8_t key[40]; /* src 16 | dst 16 | sport BE | dport BE | proto */
+	uint64_t t;
+	uint32_t idx;	/* position in the trace */
+	uint32_t chunk;
+};
+
+/* One flow sample: a 5-tuple's records inside one chunk. */
+struct sample {
+	uint64_t t;	/* first record's time */
+	uint64_t mask;	/* chunks the 5-tuple occurs in */
+	uint32_t first; /* first item */
+	uint32_t len;	/* items kept */
+	uint32_t chunk;
+};
+
+static int
+item_cmp(const void *pa, const void *pb)
+{
+	const struct item *a = pa, *b = pb;
+	int c = memcmp(a->key, b->key, sizeof(a->key));
+	if (c)
+		return c;
+	if (a->t != b->t)
+		return a->t < b->t ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static int
+sample_cmp(const void *pa, const void *pb)
+{
+	const struct sample *a = pa, *b = pb;
+	if (a->chunk != b->chunk)
+		return a->chunk < b->chunk ? -1 : 1;
+	if (a->t != b->t)
+		return a->t < b->t ? -1 : 1;
+	return a->first < b->first ? -1 : a->first > b->first;
+}
+
+/* The fields the grouping needs, from either kind of trace. */
+struct view {
+	const struct ns_pkt_record *p; /* (n) or NULL */
+	const struct ns_flow_record *f; /* (n) or NULL */
+	size_t n;
+};
+
+static uint64_t
+view_time(const struct view *v, size_t i)
+{
+	return v->p ? v->p[i].ts_ns : v->f[i].first_ns;
+}
+
+static void
+view_key(const struct view *v, size_t i, uint8_t key[40])
+{
+	const uint8_t *src, *dst;
+	uint16_t sp, dp;
+	uint8_t proto, ver;
+	if (v->p) {
+		const struct ns_pkt_record *r = &v->p[i];
+		src = r->src_addr, dst = r->dst_addr, ver = r->ip_version;
+		sp = r->src_port, dp = r->dst_port, proto = r->proto;
+	} else {
+		const struct ns_flow_record *r = &v->f[i];
+		src = r->src_addr, dst = r->dst_addr, ver = r->ip_version;
+		sp = r->src_port, dp = r->dst_port, proto = r->proto;
+	}
+	addr128(src, ver, key);
+	addr128(dst, ver, key + 16);
+	key[32] = (uint8_t)(sp >> 8);
+	key[33] = (uint8_t)sp;
+	key[34] = (uint8_t)(dp >> 8);
+	key[35] = (uint8_t)dp;
+	key[36] = proto;
+	key[37] = key[38] = key[39] = 0;
+}
+
+static uint32_t
+chunk_of(uint64_t t, uint64_t t0, uint64_t t1, uint32_t n_chunks)
+{
+	if (t1 <= t0 || t <= t0)
+		return 0;
+	unsigned __int128 c = (unsigned __int128)(t - t0) * n_chunks /
+			      (t1 - t0);
+	return c >= n_chunks ? n_chunks - 1 : (uint32_t)c;
+}
+
+/* --- statistics --------------------------------------------------------- */
+
+static void
+range_add(double *lo, double *hi, double x)
+{
+	if (x < *lo)
+		*lo = x;
+	if (x > *hi)
+		*hi = x;
+}
+
+/* Continuous values of record i (trace position) with interarrival iat,
+ * in feature order, before scaling. */
+static void
+cont_values(const struct view *v, size_t i, double iat,
+	    double x[NS_MAX_CONT])
+{
+	x[0] = iat;
+	if (v->p) {
+		const struct ns_pkt_record *r = &v->p[i];
+		x[NS_PKT_C_LEN] = r->ip_len;
+		x[NS_PKT_C_TOS] = r->tos;
+		x[NS_PKT_C_ID] = r->ip_id;
+		x[NS_PKT_C_OFF] = r->ip_frag & NS_FRAG_OFFSET_MASK;
+		x[NS_PKT_C_TTL] = r->ttl;
+	} else {
+		const struct ns_flow_record *r = &v->f[i];
+		uint64_t td = r->last_ns > r->first_ns
+				      ? r->last_ns - r->first_ns
+				      : 0;
+		x[NS_FLOW_C_TD] = log1p((double)td / 1e9);
+		x[NS_FLOW_C_PKT] = log1p((double)r->packets);
+		x[NS_FLOW_C_BYT] = log1p((double)r->bytes);
+	}
+}
+
+/* IPv4 flag value as a class: 0 none, 1 MF, 2 DF; the reserved bit is
+ * ignored and DF with MF (malformed) counts as DF. */
+static int
+flag_class(uint16_t ip_frag)
+{
+	int f = ip_frag >> 13 & 3;
+	return f > 2 ? 2 : f;
+}
+
+static void
+fit_ranges(struct ns_encoder *enc, const struct view *v,
+	   const struct item *it, const struct sample *s, size_t n_samples)
+{
+	double lo[NS_MAX_CONT], hi[NS_MAX_CONT];
+	for (uint32_t k = 0; k < NS_MAX_CONT; k++) {
+		lo[k] = INFINITY;
+		hi[k] = -INFINITY;
+	}
+	for (size_t i = 0; i < n_samples; i++) {
+		for (uint32_t j = 0; j < s[i].len; j++) {
+			const struct item *r = &it[s[i].first + j];
+			double iat = j ? (double)(r->t - r[-1].t) : 0.0;
+			double x[NS_MAX_CONT];
+			cont_values(v, r->idx, iat, x);
+			for (uint32_t k = 0; k < enc->n_cont; k++)
+				range_add(&lo[k], &hi[k], x[k]);
+		}
+	}
+	for (uint32_t k = 0; k < enc->n_cont; k++) {
+		enc->cont_min[k] = lo[k];
+		enc->cont_max[k] = hi[k];
+	}
+	if (enc->is_packets) { /* fixed ranges, §3.3 */
+		enc->cont_min[NS_PKT_C_TOS] = 0;
+		enc->cont_max[NS_PKT_C_TOS] = 255;
+		enc->cont_min[NS_PKT_C_ID] = 0;
+		enc->cont_max[NS_PKT_C_ID] = 65535;
+		enc->cont_min[NS_PKT_C_OFF] = 0;
+		enc->cont_max[NS_PKT_C_OFF] = 8191;
+		enc->cont_min[NS_PKT_C_TTL] = 0;
+		enc->cont_max[NS_PKT_C_TTL] = 255;
+	}
+	enc->cont_min[0] = 0; /* every flow's first interarrival */
+}
+
+/* --- encoding ----------------------------------------------------------- */
+
+static void
+encode_attr(const struct ns_encoder *enc, const struct view *v,
+	    const struct item *first, const struct sample *s,
+	    float *a /* (attr_dim) */)
+{
+	size_t i = first->idx;
+	const uint8_t *src = v->p ? v->p[i].src_addr : v->f[i].src_addr;
+	const uint8_t *dst = v->p ? v->p[i].dst_addr : v->f[i].dst_addr;
+	int ver = v->p ? v->p[i].ip_version : v->f[i].ip_version;
+	uint32_t sp = v->p ? v->p[i].src_port : v->f[i].src_port;
+	uint32_t dp = v->p ? v->p[i].dst_port : v->f[i].dst_port;
+	uint32_t proto = v->p ? v->p[i].proto : v->f[i].proto;
+
+	uint32_t off = 0, D = enc->w2v.dim;
+	ns_ip_encode(src, ver, enc->ip_bits, a);
+	off += 2 * enc->ip_bits;
+	ns_ip_encode(dst, ver, enc->ip_bits, a + off);
+	off += 2 * enc->ip_bits;
+	int32_t tok[3] = {ns_w2v_lookup(&enc->w2v, NS_TOK_PORT, sp),
+			  ns_w2v_lookup(&enc->w2v, NS_TOK_PORT, dp),
+			  ns_w2v_lookup(&enc->w2v, NS_TOK_PROTO, proto)};
+	for (int k = 0; k < 3; k++, off += D) {
+		if (tok[k] < 0) /* cannot happen: every record is a sentence */
+			memset(a + off, 0, D * sizeof(*a));
+		else
+			memcpy(a + off, enc->w2v.vec + (size_t)tok[k] * D,
+			       D * sizeof(*a));
+	}
+	ns_flow_tags(s->mask, s->chunk, enc->n_chunks, a + enc->attr_tag_off);
+	a[enc->attr_start_off] =
+		ns_scale((double)(s->t - enc->t0_ns), 0.0,
+			 (double)(enc->t1_ns - enc->t0_ns));
+}
+
+static void
+encode_feat(const struct ns_encoder *enc, const struct view *v,
+	    const struct item *r, uint32_t j, float *row /* (feat_dim) */)
+{
+	double iat = j ? (double)(r->t - r[-1].t) : 0.0;
+	double x[NS_MAX_CONT];
+	cont_values(v, r->idx, iat, x);
+	const double *lo = enc->cont_min, *hi = enc->cont_max;
+	memset(row, 0, enc->feat.dim * sizeof(*row));
+	if (enc->is_packets) {
+		static const uint8_t pos[NS_PKT_N_CONT] = {0, 1, 2, 3, 7, 8};
+		for (uint32_t k = 0; k < NS_PKT_N_CONT; k++)
+			row[pos[k]] = ns_scale(x[k], lo[k], hi[k]);
+		row[4 + flag_class(v->p[r->idx].ip_frag)] = 1.0f;
+		return;
+	}
+	for (uint32_t k = 0; k < NS_FLOW_N_CONT; k++)
+		row[k] = ns_scale(x[k], lo[k], hi[k]);
+	if (enc->n_classes > 0) {
+		uint32_t label = v->f[r->idx].label;
+		if (label >= enc->labels.n) /* the "no label" class */
+			label = enc->labels.n;
+		if (label < enc->n_classes)
+			row[NS_FLOW_N_CONT + label] = 1.0f;
+	}
+}
+
+static int
+check_config(const struct ns_encode_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->n_chunks < 1 || cfg->n_chunks > NS_MAX_CHUNKS) {
+		fail(err, errlen, "n_chunks %u: must be 1..%u", cfg->n_chunks,
+		     NS_MAX_CHUNKS);
+		return -1;
+	}
+	if (cfg->w2v_dim < 1 || cfg->w2v_dim > NS_MAX_W2V_DIM) {
+		fail(err, errlen, "w2v_dim %u: must be 1..%u", cfg->w2v_dim,
+		     NS_MAX_W2V_DIM);
+		return -1;
+	}
+	if (cfg->w2v_window < 1 || cfg->w2v_epochs < 1 ||
+	    cfg->w2v_negative < 1) {
+		fail(err, errlen,
+		     "w2v_window, w2v_epochs and w2v_negative must be >= 1");
+		return -1;
+	}
+	return 0;
+}
+
+int
+ns_encode_fit(const struct ns_encode_config *cfg,
+	      const struct ns_pkt_trace *pkts,
+	      const struct ns_flow_trace *flows, struct ns_encoder *enc,
+	      struct ns_dataset *ds, char *err, size_t errlen)
+{
+	memset(enc, 0, sizeof(*enc));
+	memset(ds, 0, sizeof(*ds));
+	if (!cfg || (pkts != NULL) == (flows != NULL)) {
+		fail(err, errlen, "give exactly one of a packet or flow trace");
+		return -1;
+	}
+	if (check_config(cfg, err, errlen))
+		return -1;
+	struct view v = {0};
+	if (pkts) {
+		v.p = pkts->v;
+		v.n = pkts->n;
+	} else {
+		v.f = flows->v;
+		v.n = flows->n;
+	}
+	if (v.n == 0) {
+		fail(err, errlen, "the trace is empty");
+		return -1;
+	}
+	if (v.n >= UINT32_MAX) {
+		fail(err, errlen, "%zu records: at most %u", v.n,
+		     UINT32_MAX - 1);
+		return -1;
+	}
+
+	int rc = -1;
+	struct item *it = malloc(v.n * sizeof(*it));
+	struct sample *s = malloc(v.n * sizeof(*s));
+	uint32_t *sent = malloc(3 * v.n * sizeof(*sent)); /* (n,3) */
+	if (!it || !s || !sent) {
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+
+	enc->is_packets = pkts != NULL;
+	enc->n_chunks = cfg->n_chunks;
+	enc->ip_bits = 32;
+	enc->t0_ns = UINT64_MAX;
+	for (size_t i = 0; i < v.n; i++) {
+		uint64_t t = view_time(&v, i);
+		if (t < enc->t0_ns)
+			enc->t0_ns = t;
+		if (t > enc->t1_ns)
+			enc->t1_ns = t;
+		int ver = v.p ? v.p[i].ip_version : v.f[i].ip_version;
+		if (ver == 6)
+			enc->ip_bits = 128;
+	}
+
+	/* group by 5-tuple, time ordered within; cut into chunks */
+	for (size_t i = 0; i < v.n; i++) {
+		view_key(&v, i, it[i].key);
+		it[i].t = view_time(&v, i);
+		it[i].idx = (uint32_t)i;
+		it[i].chunk = chunk_of(it[i].t, enc->t0_ns, enc->t1_ns,
+				       enc->n_chunks);
+	}
+	qsort(it, v.n, sizeof(*it), item_cmp);
+	size_t n_s = 0;
+	uint32_t longest = 0;
+	for (size_t g = 0; g < v.n;) {
+		size_t e = g;
+		uint64_t mask = 0;
+		while (e < v.n && memcmp(it[e].key, it[g].key, 40) == 0)
+			mask |= 1ull << it[e++].chunk;
+		for (size_t a = g; a < e;) {
+			size_t b = a;
+			while (b < e && it[b].chunk == it[a].chunk)
+				b++;
+			uint32_t len = (uint32_t)(b - a);
+			if (cfg->max_flow_len && len > cfg->max_flow_len) {
+				ds->n_truncated++;
+				ds->n_dropped += len - cfg->max_flow_len;
+				len = cfg->max_flow_len;
+			}
+			if (len > longest)
+				longest = len;
+			s[n_s++] = (struct sample){.t = it[a].t,
+						   .mask = mask,
+						   .first = (uint32_t)a,
+						   .len = len,
+						   .chunk = it[a].chunk};
+			a = b;
+		}
+		g = e;
+	}
+	qsort(s, n_s, sizeof(*s), sample_cmp);
+	enc->max_flow_len = cfg->max_flow_len ? cfg->max_flow_len : longest;
+
+	/* word2vec on one [srcport, dstport, proto] sentence per record */
+	for (size_t i = 0; i < v.n; i++) {
+		sent[3 * i] = v.p ? v.p[i].src_port : v.f[i].src_port;
+		sent[3 * i + 1] = v.p ? v.p[i].dst_port : v.f[i].dst_port;
+		sent[3 * i + 2] = v.p ? v.p[i].proto : v.f[i].proto;
+	}
+	if (ns_w2v_train(&enc->w2v, sent, v.n, cfg)) {
+		fail(err, errlen, "word2vec training failed (out of memory)");
+		goto out;
+	}
+
+	if (flows && flows->labels.n > 0) {
+		enc->labels = flows->labels;
+		enc->n_classes = flows->labels.n;
+		for (size_t i = 0; i < v.n; i++)
+			if (v.f[i].label >= flows->labels.n) {
+				enc->n_classes++; /* "no label" */
+				break;
+			}
+	}
+	if (ns_enc_layouts(enc)) {
+		fail(err, errlen, "attribute layout exceeds %d heads",
+		     NS_MAX_HEADS);
+		goto out;
+	}
+	fit_ranges(enc, &v, it, s, n_s);
+
+	/* the dataset: attr (n_s, A), offset (n_s + 1), feat (R, F) */
+	size_t n_rec = 0;
+	for (size_t i = 0; i < n_s; i++)
+		n_rec += s[i].len;
+	ds->n_flows = n_s;
+	ds->n_records = n_rec;
+	ds->attr_dim = enc->attr.dim;
+	ds->feat_dim = enc->feat.dim;
+	ds->max_len = longest;
+	ds->n_chunks = enc->n_chunks;
+	ds->attr = malloc(n_s * ds->attr_dim * sizeof(*ds->attr));
+	ds->offset = malloc((n_s + 1) * sizeof(*ds->offset));
+	ds->feat = malloc(n_rec * ds->feat_dim * sizeof(*ds->feat));
+	ds->chunk_offset = calloc(enc->n_chunks + 1,
+				  sizeof(*ds->chunk_offset));
+	if (!ds->attr || !ds->offset || !ds->feat || !ds->chunk_offset) {
+		fail(err, errlen, "out of memory for %zu flows", n_s);
+		goto out;
+	}
+	size_t row = 0;
+	for (size_t i = 0; i < n_s; i++) {
+		const struct item *first = &it[s[i].first];
+		encode_attr(enc, &v, first, &s[i],
+			    ds->attr + i * ds->attr_dim);
+		ds->offset[i] = (uint32_t)row;
+		for (uint32_t j = 0; j < s[i].len; j++, row++)
+			encode_feat(enc, &v, first + j, j,
+				    ds->feat + row * ds->feat_dim);
+		ds->chunk_offset[s[i].chunk + 1]++;
+	}
+	ds->offset[n_s] = (uint32_t)row;
+	for (uint32_t c = 0; c < enc->n_chunks; c++)
+		ds->chunk_offset[c + 1] += ds->chunk_offset[c];
+	rc = 0;
+out:
+	free(sent);
+	free(s);
+	free(it);
+	if (rc) {
+		ns_encoder_free(enc);
+		ns_dataset_free(ds);
+	}
+	return rc;
+}
+
+void
+ns_encoder_free(struct ns_encoder *enc)
+{
+	ns_w2v_free(&enc->w2v);
+	memset(enc, 0, sizeof(*enc));
+}
+
+void
+ns_dataset_free(struct ns_dataset *ds)
+{
+	free(ds->attr);
+	free(ds->offset);
+	free(ds->feat);
+	free(ds->chunk_offset);
+	memset(ds, 0, sizeof(*ds));
+}

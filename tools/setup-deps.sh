@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Install what the appliance needs on Debian 12 (idempotent), fetch the
+# embedded default input, and build. Run as root. Sourced or executed.
+set -euo pipefail
+
+NS_ROOT=${NS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+NS_PACKAGES=(
+	gcc meson ninja-build pkg-config
+	libpcap-dev libdpdk-dev dpdk libopenblas-dev libcmocka-dev
+	libnanomsg-dev libcjson-dev libbpf-dev libxdp-dev
+	tshark tcpdump nfdump softflowd tcpreplay
+	python3-numpy python3-scipy gnuplot-nox
+)
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+ns_install_packages() {
+	local missing=()
+	for p in "${NS_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		return 0
+	fi
+	say "installing: ${missing[*]}"
+	if [ "$(id -u)" != 0 ]; then
+		say "missing packages and not root: run as root or install them"
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Debian's pathspider package carries a real one-hour LAN capture.
+ns_fetch_default_input() {
+	local dst="$NS_ROOT/tests/data/real.pcap"
+	[ -s "$dst" ] && return 0
+	say "fetching the embedded default input (Debian package pathspider)"
+	local tmp
+	tmp=$(mktemp -d)
+	(
+		cd "$tmp"
+		apt-get download pathspider >/dev/null 2>&1 ||
+			{ apt-get update -qq && apt-get download pathspider >/dev/null; }
+		dpkg-deb -x pathspider_*.deb x
+	)
+	local src
+	src=$(find "$tmp/x" -path '*pathspider/tests/data/real.pcap' | head -n 1)
+	if [ -z "$src" ]; then
+		say "pathspider package has no tests/data/real.pcap"
+		rm -rf "$tmp"
+		exit 1
+	fi
+	mkdir -p "$(dirname "$dst")"
+	cp "$src" "$dst.tmp" && mv "$dst.tmp" "$dst"
+	rm -rf "$tmp"
+	say "default input: $dst ($(stat -c %s "$dst") bytes)"
+}
+
+# DPDK wants hugepages; fresh machines have none (best effort).
+ns_reserve_hugepages() {
+	[ "$(id -u)" = 0 ] || return 0
+	local want=${NS_HUGEPAGES:-256}
+	local have
+	have=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
+	if [ "$have" -lt "$want" ]; then
+		echo "$want" >/proc/sys/vm/nr_hugepages 2>/dev/null || true
+	fi
+	if ! grep -qs ' /dev/hugepages hugetlbfs' /proc/mounts; then
+		mkdir -p /dev/hugepages
+		mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null || true
+	fi
+}
+
+# ns_build DIR [meson options...]
+ns_build() {
+	local dir=$1
+	shift
+	local log
+	log=$(mktemp)
+	if [ ! -f "$NS_ROOT/$dir/build.ninja" ]; then
+		meson setup "$NS_ROOT/$dir" "$NS_ROOT" "$@" >"$log" 2>&1 ||
+			{ cat "$log" >&2; rm -f "$log"; exit 1; }
+	fi
+	say "building $dir"
+	ninja -C "$NS_ROOT/$dir" >"$log" 2>&1 ||
+		{ cat "$log" >&2; rm -f "$log"; exit 1; }
+	rm -f "$log"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	ns_install_packages
+	ns_fetch_default_input
+	ns_build build
+	say "ready: binaries in $NS_ROOT/build/tools"
+fi

@@ -1,0 +1,147 @@
+/* Loading any trace file and metering packets into flows: the common
+ * steps of the offline tools. */
+#include "netshare/ingest.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void
+ns_input_init(struct ns_input *in)
+{
+	memset(in, 0, sizeof(*in));
+}
+
+void
+ns_input_free(struct ns_input *in)
+{
+	ns_pkt_trace_free(&in->pkts);
+	ns_flow_trace_free(&in->flows);
+}
+
+int
+ns_input_load(struct ns_input *in, const char *path, enum ns_format fmt,
+	      int strict, int quiet)
+{
+	in->path = path;
+	in->format = fmt != NS_FMT_UNKNOWN ? fmt : ns_format_detect(path);
+	int packets = ns_format_is_packets(in->format);
+	ns_diag_init(&in->diag, path, in->format == NS_FMT_PCAP ? "packet"
+								 : "line");
+	in->diag.strict = strict;
+	in->diag.quiet = quiet;
+	in->is_packets = packets;
+	switch (in->format) {
+	case NS_FMT_PCAP:
+		return ns_read_pcap(path, &in->pkts, &in->pcap, &in->diag);
+	case NS_FMT_NETSHARE_PKT:
+		return ns_read_pkt_csv(path, &in->pkts, &in->diag);
+	case NS_FMT_UNKNOWN:
+		ns_diag_error(&in->diag, "unknown_format", 1,
+			      "cannot tell the format from its content or "
+			      "extension; name it with --from (pcap, "
+			      "netshare-flow, netshare-pkt, nfdump, zeek, "
+			      "argus)");
+		return -1;
+	default:
+		return ns_read_flows(path, in->format, &in->flows, &in->diag);
+	}
+}
+
+static void
+collect_flow(void *ctx, const struct ns_flow_record *f)
+{
+	struct ns_flow_trace *out = ctx;
+	if (ns_flow_trace_push(out, f) != 0)
+		abort(); /* out of memory in an offline tool */
+}
+
+/* Sweep for idle flows when the table fills, at most once per trace
+ * second; records do not depend on when sweeps run. */
+int
+ns_meter_trace(const struct ns_pkt_trace *pkts,
+	       const struct ns_meter_config *cfg, struct ns_flow_trace *out,
+	       struct ns_meter_stats *stats)
+{
+	struct ns_meter *m = ns_meter_create(cfg, collect_flow, out);
+	if (!m)
+		return -1;
+	uint64_t last_sweep = 0;
+	for (size_t i = 0; i < pkts->n; i++) {
+		const struct ns_pkt_record *r = &pkts->v[i];
+		ns_meter_update(m, r);
+		if (ns_meter_stats(m)->active > cfg->max_flows / 4 * 3 &&
+		    r->ts_ns > last_sweep + 1000000000ull) {
+			ns_meter_expire(m, r->ts_ns, 0);
+			last_sweep = r->ts_ns;
+		}
+	}
+	ns_meter_flush(m);
+	if (stats)
+		*stats = *ns_meter_stats(m);
+	ns_meter_destroy(m);
+	ns_flow_trace_sort(out);
+	return 0;
+}
+
+/* 5-tuple keys packed for sorting. */
+struct tuple_key {
+	uint8_t a[16], b[16];
+	uint16_t sp, dp;
+	uint8_t proto, ver;
+};
+
+static int
+cmp_key(const void *x, const void *y)
+{
+	return memcmp(x, y, sizeof(struct tuple_key));
+}
+
+static size_t
+count_unique(struct tuple_key *k, size_t n)
+{
+	if (!n)
+		return 0;
+	qsort(k, n, sizeof(*k), cmp_key);
+	size_t u = 1;
+	for (size_t i = 1; i < n; i++)
+		u += cmp_key(&k[i - 1], &k[i]) != 0;
+	return u;
+}
+
+long long
+ns_count_pkt_tuples(const struct ns_pkt_trace *t)
+{
+	struct tuple_key *k = calloc(t->n ? t->n : 1, sizeof(*k));
+	if (!k)
+		return -1;
+	for (size_t i = 0; i < t->n; i++) {
+		memcpy(k[i].a, t->v[i].src_addr, 16);
+		memcpy(k[i].b, t->v[i].dst_addr, 16);
+		k[i].sp = t->v[i].src_port;
+		k[i].dp = t->v[i].dst_port;
+		k[i].proto = t->v[i].proto;
+		k[i].ver = t->v[i].ip_version;
+	}
+	long long u = (long long)count_unique(k, t->n);
+	free(k);
+	return u;
+}
+
+long long
+ns_count_flow_tuples(const struct ns_flow_trace *t)
+{
+	struct tuple_key *k = calloc(t->n ? t->n : 1, sizeof(*k));
+	if (!k)
+		return -1;
+	for (size_t i = 0; i < t->n; i++) {
+		memcpy(k[i].a, t->v[i].src_addr, 16);
+		memcpy(k[i].b, t->v[i].dst_addr, 16);
+		k[i].sp = t->v[i].src_port;
+		k[i].dp = t->v[i].dst_port;
+		k[i].proto = t->v[i].proto;
+		k[i].ver = t->v[i].ip_version;
+	}
+	long long u = (long long)count_unique(k, t->n);
+	free(k);
+	return u;
+}
