@@ -1,7 +1,8 @@
 /* Checkpoint file, little-endian:
  *   "NSMODEL\0", u32 version, u32 0x01020304 (byte-order mark),
  *   u32 n + config JSON (n bytes),
- *   i32 A, F, S, T, L; u64 nG, nD, nDa, nBN; i64 step; u64 rng,
+ *   i32 A, F, S, T, L; u64 nG, nD, nDa, nBN; i64 step;
+ *   u64 rng state, u32 rng has_spare, f32 rng spare,
  *   u64 n + encoder (ns_encoder_write, n bytes),
  *   f32 G{p,m,v}, D{p,m,v}, Da{p,m,v}, BN running statistics,
  *   u64 FNV-1a of every byte before it. */
@@ -97,6 +98,8 @@ ns_ckpt_save(const char *path, const struct ns_learner_config *cfg,
 	put_u64(f, bn_floats(m));
 	put_u64(f, (uint64_t)m->step);
 	put_u64(f, m->rng.s);
+	put_u32(f, (uint32_t)m->rng.has_spare);
+	put(f, &m->rng.spare, 4);
 	put_u64(f, enc_len);
 	put(f, encbuf, enc_len);
 	put_params(f, &m->G);
@@ -234,8 +237,12 @@ ns_ckpt_load_mem(const void *buf, size_t len, const char *name,
 	c.pos += json_len;
 	int32_t dims[5];
 	uint64_t n[4], step, rng, enc_len;
+	uint32_t has_spare;
+	float spare;
 	if (take(&c, dims, sizeof(dims)) || take(&c, n, sizeof(n)) ||
-	    take(&c, &step, 8) || take(&c, &rng, 8) || take(&c, &enc_len, 8) ||
+	    take(&c, &step, 8) || take(&c, &rng, 8) ||
+	    take(&c, &has_spare, 4) || take(&c, &spare, 4) ||
+	    take(&c, &enc_len, 8) ||
 	    enc_len > c.len - c.pos) {
 		snprintf(err, errlen, "%s: cut short in the dimensions", name);
 		return -1;
@@ -276,6 +283,8 @@ ns_ckpt_load_mem(const void *buf, size_t len, const char *name,
 	}
 	m->step = (long)step;
 	m->rng.s = rng;
+	m->rng.has_spare = has_spare != 0;
+	m->rng.spare = spare;
 	return 0;
 fail:
 	ns_dg_free(m);

@@ -86,9 +86,9 @@ ns_learner_config_default(struct ns_learner_config *c)
 	/* sized for a 2-core machine: ~50 ms per iteration */
 	c->enc.n_chunks = 1;
 	c->enc.max_flow_len = 50;
-	c->model.gen_hidden = 128;
+	c->model.gen_hidden = 256;
 	c->model.gen_layers = 2;
-	c->model.disc_hidden = 128;
+	c->model.disc_hidden = 256;
 	c->model.disc_layers = 2;
 	c->model.d_rounds = 2;
 	c->model.lr_g = 1e-3f;
@@ -240,6 +240,19 @@ ns_learner_config_load(struct ns_learner_config *c, const char *path,
 	return rc;
 }
 
+/* The shortest decimal that reads back as the same float. */
+static void
+print_float(FILE *f, float v)
+{
+	char buf[32];
+	for (int prec = 6; prec <= 9; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, (double)v);
+		if (strtof(buf, NULL) == v)
+			break;
+	}
+	fputs(buf, f);
+}
+
 void
 ns_learner_config_print(const struct ns_learner_config *c, FILE *f)
 {
@@ -253,9 +266,11 @@ ns_learner_config_print(const struct ns_learner_config *c, FILE *f)
 		} else {
 			fprintf(f, ",\n");
 		}
-		fprintf(f, fields[i].type == F_FLOAT ? "    \"%s\": %.9g"
-						      : "    \"%s\": %.0f",
-			fields[i].name, load(c, &fields[i]));
+		fprintf(f, "    \"%s\": ", fields[i].name);
+		if (fields[i].type == F_FLOAT)
+			print_float(f, (float)load(c, &fields[i]));
+		else
+			fprintf(f, "%.0f", load(c, &fields[i]));
 	}
 	fprintf(f, "\n  }\n}\n");
 }

@@ -3,6 +3,7 @@
  * flow_start plus cumulative interarrivals to timestamps, min-max⁻¹ and
  * expm1 for the continuous fields, argmax for categoricals. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "encode_int.h"
@@ -44,8 +45,58 @@ struct tuple {
 	uint8_t proto;
 };
 
+/* Port indexes per protocol, built when a protocol is first decoded:
+ * the port tokens seen with it in the data (all ports when none). */
+struct port_indexes {
+	struct ns_w2v_index *all;
+	struct ns_w2v_index *proto; /* protocol tokens */
+	struct ns_w2v_index *by_proto[256];
+	int failed;
+};
+
+static struct ns_w2v_index *
+ports_for(const struct ns_encoder *enc, struct port_indexes *pi,
+	  uint8_t proto)
+{
+	if (pi->by_proto[proto])
+		return pi->by_proto[proto];
+	uint32_t lo = 0, hi = enc->n_proto_ports;
+	while (lo < hi) { /* first pair of this protocol */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (enc->proto_ports[mid] >> 16 < proto)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	uint32_t end = lo;
+	while (end < enc->n_proto_ports && enc->proto_ports[end] >> 16 == proto)
+		end++;
+	if (end == lo)
+		return pi->all;
+	uint32_t *tok = malloc((end - lo) * sizeof(*tok));
+	if (!tok) {
+		pi->failed = 1;
+		return pi->all;
+	}
+	uint32_t n = 0;
+	for (uint32_t k = lo; k < end; k++) {
+		int32_t t = ns_w2v_lookup(&enc->w2v, NS_TOK_PORT,
+					  enc->proto_ports[k] & 0xFFFF);
+		if (t >= 0)
+			tok[n++] = (uint32_t)t;
+	}
+	pi->by_proto[proto] = ns_w2v_index_new_tokens(&enc->w2v, tok, n);
+	free(tok);
+	if (!pi->by_proto[proto]) {
+		pi->failed = 1;
+		return pi->all;
+	}
+	return pi->by_proto[proto];
+}
+
 static void
-decode_tuple(const struct ns_encoder *enc, const float *a, struct tuple *t)
+decode_tuple(const struct ns_encoder *enc, struct port_indexes *pi,
+	     const float *a, struct tuple *t)
 {
 	uint32_t off = 0, D = enc->w2v.dim;
 	int vs = ns_ip_decode(a, enc->ip_bits, t->src);
@@ -66,11 +117,10 @@ decode_tuple(const struct ns_encoder *enc, const float *a, struct tuple *t)
 			memcpy(side[k] + 12, v4, 4);
 		}
 	}
-	t->sport = (uint16_t)ns_w2v_nearest(&enc->w2v, NS_TOK_PORT, a + off);
-	t->dport = (uint16_t)ns_w2v_nearest(&enc->w2v, NS_TOK_PORT,
-					    a + off + D);
-	t->proto = (uint8_t)ns_w2v_nearest(&enc->w2v, NS_TOK_PROTO,
-					   a + off + 2 * D);
+	t->proto = (uint8_t)ns_w2v_index_nearest(pi->proto, a + off + 2 * D);
+	const struct ns_w2v_index *ports = ports_for(enc, pi, t->proto);
+	t->sport = (uint16_t)ns_w2v_index_nearest(ports, a + off);
+	t->dport = (uint16_t)ns_w2v_index_nearest(ports, a + off + D);
 }
 
 /* Does the parser read ports (or ICMP type/code) for this protocol? */
@@ -92,7 +142,7 @@ has_l4(uint8_t proto)
 
 static void
 decode_pkt(const struct ns_encoder *enc, const struct tuple *t, uint64_t ts,
-	   const float *row /* (feat_dim) */, struct ns_pkt_record *r)
+           const float *row /* (feat_dim) */, struct ns_pkt_record *r)
 {
 	const double *lo = enc->cont_min, *hi = enc->cont_max;
 	memset(r, 0, sizeof(*r));
@@ -104,20 +154,20 @@ decode_pkt(const struct ns_encoder *enc, const struct tuple *t, uint64_t ts,
 	r->proto = t->proto;
 	r->ip_version = (uint8_t)t->ip_version;
 	r->ip_len = (uint32_t)clamp_u(
-		ns_unscale(row[1], lo[NS_PKT_C_LEN], hi[NS_PKT_C_LEN]), 0,
-		UINT32_MAX);
+	    ns_unscale(row[1], lo[NS_PKT_C_LEN], hi[NS_PKT_C_LEN]), 0,
+	    UINT32_MAX);
 	r->tos = (uint8_t)clamp_u(
-		ns_unscale(row[2], lo[NS_PKT_C_TOS], hi[NS_PKT_C_TOS]), 0, 255);
+	    ns_unscale(row[2], lo[NS_PKT_C_TOS], hi[NS_PKT_C_TOS]), 0, 255);
 	r->ip_id = (uint32_t)clamp_u(
-		ns_unscale(row[3], lo[NS_PKT_C_ID], hi[NS_PKT_C_ID]), 0,
-		UINT32_MAX);
+	    ns_unscale(row[3], lo[NS_PKT_C_ID], hi[NS_PKT_C_ID]), 0,
+	    UINT32_MAX);
 	uint32_t flag = argmax(row + 4, NS_FLAG_CLASSES);
-	uint64_t off = clamp_u(
-		ns_unscale(row[7], lo[NS_PKT_C_OFF], hi[NS_PKT_C_OFF]), 0,
-		NS_FRAG_OFFSET_MASK);
+	uint64_t off =
+	    clamp_u(ns_unscale(row[7], lo[NS_PKT_C_OFF], hi[NS_PKT_C_OFF]), 0,
+	            NS_FRAG_OFFSET_MASK);
 	r->ip_frag = (uint16_t)(flag << 13 | off);
 	r->ttl = (uint8_t)clamp_u(
-		ns_unscale(row[8], lo[NS_PKT_C_TTL], hi[NS_PKT_C_TTL]), 0, 255);
+	    ns_unscale(row[8], lo[NS_PKT_C_TTL], hi[NS_PKT_C_TTL]), 0, 255);
 	if (off || (r->ip_frag & NS_FRAG_MF))
 		r->flags |= NS_PKT_FRAGMENT;
 	if (!off && has_l4(r->proto))
@@ -126,8 +176,8 @@ decode_pkt(const struct ns_encoder *enc, const struct tuple *t, uint64_t ts,
 
 static void
 decode_flow(const struct ns_encoder *enc, const struct tuple *t, uint64_t ts,
-	    const float *row /* (feat_dim) */, struct ns_flow_trace *out,
-	    struct ns_flow_record *r)
+            const float *row /* (feat_dim) */, struct ns_flow_trace *out,
+            struct ns_flow_record *r)
 {
 	const double *lo = enc->cont_min, *hi = enc->cont_max;
 	memset(r, 0, sizeof(*r));
@@ -138,31 +188,31 @@ decode_flow(const struct ns_encoder *enc, const struct tuple *t, uint64_t ts,
 	r->dst_port = t->dport;
 	r->proto = t->proto;
 	r->ip_version = (uint8_t)t->ip_version;
-	double td = expm1(ns_unscale(row[1], lo[NS_FLOW_C_TD],
-				     hi[NS_FLOW_C_TD]));
+	double td =
+	    expm1(ns_unscale(row[1], lo[NS_FLOW_C_TD], hi[NS_FLOW_C_TD]));
 	uint64_t dur = to_u64(td * 1e9);
 	r->last_ns = dur > UINT64_MAX - ts ? UINT64_MAX : ts + dur;
-	r->packets = clamp_u(expm1(ns_unscale(row[2], lo[NS_FLOW_C_PKT],
-					      hi[NS_FLOW_C_PKT])),
-			     1, UINT64_MAX);
-	r->bytes = clamp_u(expm1(ns_unscale(row[3], lo[NS_FLOW_C_BYT],
-					    hi[NS_FLOW_C_BYT])),
-			   1, UINT64_MAX);
+	r->packets = clamp_u(
+	    expm1(ns_unscale(row[2], lo[NS_FLOW_C_PKT], hi[NS_FLOW_C_PKT])), 1,
+	    UINT64_MAX);
+	r->bytes = clamp_u(
+	    expm1(ns_unscale(row[3], lo[NS_FLOW_C_BYT], hi[NS_FLOW_C_BYT])), 1,
+	    UINT64_MAX);
 	r->label = NS_LABEL_NONE;
 	if (enc->n_classes > 0) {
 		uint32_t c = argmax(row + NS_FLOW_N_CONT, enc->n_classes);
 		if (c < enc->labels.n) {
 			const char *name = enc->labels.name[c];
-			r->label = ns_label_intern(&out->labels, name,
-						   strnlen(name, NS_LABEL_LEN));
+			r->label = ns_label_intern(
+			    &out->labels, name, strnlen(name, NS_LABEL_LEN));
 		}
 	}
 }
 
 int
 ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
-	  const float *feat, uint32_t max_len, const uint32_t *lengths,
-	  struct ns_pkt_trace *pkts, struct ns_flow_trace *flows)
+          const float *feat, uint32_t max_len, const uint32_t *lengths,
+          struct ns_pkt_trace *pkts, struct ns_flow_trace *flows)
 {
 	if (enc->is_packets ? !pkts || flows : !flows || pkts)
 		return -1;
@@ -171,13 +221,19 @@ ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
 	const uint32_t A = enc->attr.dim, F = enc->feat.dim;
 	const double span = (double)(enc->t1_ns - enc->t0_ns);
 	const double iat_lo = enc->cont_min[0], iat_hi = enc->cont_max[0];
-	for (size_t i = 0; i < n; i++) {
+	struct port_indexes *pi = calloc(1, sizeof(*pi));
+	if (!pi)
+		return -1;
+	pi->all = ns_w2v_index_new(&enc->w2v, NS_TOK_PORT);
+	pi->proto = ns_w2v_index_new(&enc->w2v, NS_TOK_PROTO);
+	int rc = pi->all && pi->proto ? 0 : -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		const float *a = attr + i * A;
 		uint32_t len = lengths[i] < max_len ? lengths[i] : max_len;
 		if (len == 0)
 			continue;
 		struct tuple t;
-		decode_tuple(enc, a, &t);
+		decode_tuple(enc, pi, a, &t);
 		/* times relative to t0, in ns */
 		double rel = ns_unscale(a[enc->attr_start_off], 0.0, span);
 		for (uint32_t j = 0; j < len; j++) {
@@ -186,9 +242,8 @@ ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
 				rel += ns_unscale(row[0], iat_lo, iat_hi);
 			uint64_t dt = to_u64(rel);
 			uint64_t ts = dt > UINT64_MAX - enc->t0_ns
-					      ? UINT64_MAX
-					      : enc->t0_ns + dt;
-			int rc;
+			                  ? UINT64_MAX
+			                  : enc->t0_ns + dt;
 			if (pkts) {
 				struct ns_pkt_record r;
 				decode_pkt(enc, &t, ts, row, &r);
@@ -199,8 +254,15 @@ ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
 				rc = ns_flow_trace_push(flows, &r);
 			}
 			if (rc)
-				return -1;
+				break;
 		}
 	}
-	return 0;
+	if (pi->failed)
+		rc = -1;
+	for (int k = 0; k < 256; k++)
+		ns_w2v_index_free(pi->by_proto[k]);
+	ns_w2v_index_free(pi->all);
+	ns_w2v_index_free(pi->proto);
+	free(pi);
+	return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "encode_int.h"
 #include "netshare/encode.h"
@@ -24,9 +25,8 @@ ns_encode_config_default(struct ns_encode_config *c)
 	c->seed = 1;
 }
 
-static void
-fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 fail(char *err, size_t errlen, const char *fmt, ...)
@@ -37,6 +37,24 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+/* A large array for the dataset, freed with free(). Big ones are 2 MiB
+ * aligned and marked for transparent huge pages: first touch of a few
+ * hundred MiB of 4 KiB pages costs more than encoding them. */
+static void *
+big_alloc(size_t bytes)
+{
+	const size_t huge = 2u << 20;
+	if (bytes < 2 * huge)
+		return malloc(bytes ? bytes : 1);
+	void *p = NULL;
+	if (posix_memalign(&p, huge, bytes) != 0)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, bytes & ~(huge - 1), MADV_HUGEPAGE); /* a hint only */
+#endif
+	return p;
 }
 
 /* --- building blocks ---------------------------------------------------- */
@@ -56,19 +74,27 @@ addr128(const uint8_t addr[16], int ip_version, uint8_t out[16])
 	memcpy(out + 12, addr, 4);
 }
 
-void
-ns_ip_encode(const uint8_t addr[16], int ip_version, uint32_t ip_bits,
-	     float *out)
+/* nbits of b, MSB first, as two-way one-hots: out (nbits, 2) */
+static void
+bits_encode(const uint8_t *b, uint32_t nbits, float *out)
 {
-	uint8_t b[16];
-	if (ip_bits == 128)
-		addr128(addr, ip_version, b);
-	else
-		memcpy(b, addr, 4);
-	for (uint32_t k = 0; k < ip_bits; k++) {
+	for (uint32_t k = 0; k < nbits; k++) {
 		int bit = b[k / 8] >> (7 - k % 8) & 1;
 		out[2 * k] = (float)!bit;
 		out[2 * k + 1] = (float)bit;
+	}
+}
+
+void
+ns_ip_encode(const uint8_t addr[16], int ip_version, uint32_t ip_bits,
+             float *out)
+{
+	uint8_t b[16];
+	if (ip_bits == 128) {
+		addr128(addr, ip_version, b);
+		bits_encode(b, 128, out);
+	} else {
+		bits_encode(addr, 32, out);
 	}
 }
 
@@ -81,7 +107,7 @@ ns_ip_decode(const float *in, uint32_t ip_bits, uint8_t addr[16])
 			b[k / 8] |= (uint8_t)(0x80u >> (k % 8));
 	memset(addr, 0, 16);
 	static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
-					   0, 0, 0, 0, 0xff, 0xff};
+	                                   0, 0, 0, 0, 0xff, 0xff};
 	if (ip_bits != 128) {
 		memcpy(addr, b, 4);
 		return 4;
@@ -209,30 +235,36 @@ ns_enc_layouts(struct ns_encoder *enc)
 
 /* --- grouping records into flow samples --------------------------------- */
 
-/* One record, sortable by 5-tuple then time then trace position. */
+/* The grouping key of a record: both addresses in 128-bit form, then
+ * the ports (big endian) and the protocol. */
+#define KEY_LEN 40
+#define KEY_SPORT 32
+#define KEY_DPORT 34
+#define KEY_PROTO 36
+
+/* One record, sortable by 5-tuple group, then time, then position. */
 struct item {
-	uint8_t key[40]; /* src 16 | dst 16 | sport BE | dport BE | proto */
 	uint64_t t;
-	uint32_t idx;	/* position in the trace */
-	uint32_t chunk;
+	uint32_t idx;   /* position in the trace */
+	uint32_t group; /* 5-tuple, numbered by first appearance */
 };
 
 /* One flow sample: a 5-tuple's records inside one chunk. */
 struct sample {
-	uint64_t t;	/* first record's time */
-	uint64_t mask;	/* chunks the 5-tuple occurs in */
+	uint64_t t;     /* first record's time */
+	uint64_t mask;  /* chunks the 5-tuple occurs in */
 	uint32_t first; /* first item */
-	uint32_t len;	/* items kept */
+	uint32_t len;   /* items kept */
 	uint32_t chunk;
+	uint32_t group;
 };
 
 static int
 item_cmp(const void *pa, const void *pb)
 {
 	const struct item *a = pa, *b = pb;
-	int c = memcmp(a->key, b->key, sizeof(a->key));
-	if (c)
-		return c;
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
 	if (a->t != b->t)
 		return a->t < b->t ? -1 : 1;
 	return a->idx < b->idx ? -1 : a->idx > b->idx;
@@ -251,7 +283,7 @@ sample_cmp(const void *pa, const void *pb)
 
 /* The fields the grouping needs, from either kind of trace. */
 struct view {
-	const struct ns_pkt_record *p; /* (n) or NULL */
+	const struct ns_pkt_record *p;  /* (n) or NULL */
 	const struct ns_flow_record *f; /* (n) or NULL */
 	size_t n;
 };
@@ -263,7 +295,7 @@ view_time(const struct view *v, size_t i)
 }
 
 static void
-view_key(const struct view *v, size_t i, uint8_t key[40])
+view_key(const struct view *v, size_t i, uint8_t key[KEY_LEN])
 {
 	const uint8_t *src, *dst;
 	uint16_t sp, dp;
@@ -279,12 +311,54 @@ view_key(const struct view *v, size_t i, uint8_t key[40])
 	}
 	addr128(src, ver, key);
 	addr128(dst, ver, key + 16);
-	key[32] = (uint8_t)(sp >> 8);
-	key[33] = (uint8_t)sp;
-	key[34] = (uint8_t)(dp >> 8);
-	key[35] = (uint8_t)dp;
-	key[36] = proto;
-	key[37] = key[38] = key[39] = 0;
+	key[KEY_SPORT] = (uint8_t)(sp >> 8);
+	key[KEY_SPORT + 1] = (uint8_t)sp;
+	key[KEY_DPORT] = (uint8_t)(dp >> 8);
+	key[KEY_DPORT + 1] = (uint8_t)dp;
+	key[KEY_PROTO] = proto;
+	memset(key + KEY_PROTO + 1, 0, KEY_LEN - KEY_PROTO - 1);
+}
+
+static uint64_t
+key_hash(const uint8_t *key)
+{
+	uint64_t h = 0x9E3779B97F4A7C15ull;
+	for (int w = 0; w < KEY_LEN / 8; w++) {
+		uint64_t x;
+		memcpy(&x, key + 8 * w, 8);
+		h = (h ^ x) * 0xBF58476D1CE4E5B9ull;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+/* Number the records' 5-tuples by first appearance: keys (n_groups,
+ * KEY_LEN) and it[i].group. Open addressing, O(n) expected. Returns
+ * the group count, or -1 on allocation failure. */
+static long
+group_records(const struct view *v, struct item *it, uint8_t *keys)
+{
+	size_t cap = 16;
+	while (cap < 2 * v->n)
+		cap *= 2;
+	uint32_t *slot = calloc(cap, sizeof(*slot)); /* group + 1, 0 free */
+	if (!slot)
+		return -1;
+	uint32_t n_groups = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		uint8_t *k = keys + (size_t)n_groups * KEY_LEN;
+		view_key(v, i, k);
+		size_t h = (size_t)key_hash(k) & (cap - 1);
+		while (slot[h] &&
+		       memcmp(keys + (size_t)(slot[h] - 1) * KEY_LEN, k,
+		              KEY_LEN) != 0)
+			h = (h + 1) & (cap - 1);
+		if (!slot[h])
+			slot[h] = ++n_groups;
+		it[i].group = slot[h] - 1;
+	}
+	free(slot);
+	return n_groups;
 }
 
 static uint32_t
@@ -292,8 +366,8 @@ chunk_of(uint64_t t, uint64_t t0, uint64_t t1, uint32_t n_chunks)
 {
 	if (t1 <= t0 || t <= t0)
 		return 0;
-	unsigned __int128 c = (unsigned __int128)(t - t0) * n_chunks /
-			      (t1 - t0);
+	unsigned __int128 c =
+	    (unsigned __int128)(t - t0) * n_chunks / (t1 - t0);
 	return c >= n_chunks ? n_chunks - 1 : (uint32_t)c;
 }
 
@@ -311,8 +385,7 @@ range_add(double *lo, double *hi, double x)
 /* Continuous values of record i (trace position) with interarrival iat,
  * in feature order, before scaling. */
 static void
-cont_values(const struct view *v, size_t i, double iat,
-	    double x[NS_MAX_CONT])
+cont_values(const struct view *v, size_t i, double iat, double x[NS_MAX_CONT])
 {
 	x[0] = iat;
 	if (v->p) {
@@ -324,9 +397,8 @@ cont_values(const struct view *v, size_t i, double iat,
 		x[NS_PKT_C_TTL] = r->ttl;
 	} else {
 		const struct ns_flow_record *r = &v->f[i];
-		uint64_t td = r->last_ns > r->first_ns
-				      ? r->last_ns - r->first_ns
-				      : 0;
+		uint64_t td =
+		    r->last_ns > r->first_ns ? r->last_ns - r->first_ns : 0;
 		x[NS_FLOW_C_TD] = log1p((double)td / 1e9);
 		x[NS_FLOW_C_PKT] = log1p((double)r->packets);
 		x[NS_FLOW_C_BYT] = log1p((double)r->bytes);
@@ -343,8 +415,8 @@ flag_class(uint16_t ip_frag)
 }
 
 static void
-fit_ranges(struct ns_encoder *enc, const struct view *v,
-	   const struct item *it, const struct sample *s, size_t n_samples)
+fit_ranges(struct ns_encoder *enc, const struct view *v, const struct item *it,
+           const struct sample *s, size_t n_samples)
 {
 	double lo[NS_MAX_CONT], hi[NS_MAX_CONT];
 	for (uint32_t k = 0; k < NS_MAX_CONT; k++) {
@@ -381,26 +453,21 @@ fit_ranges(struct ns_encoder *enc, const struct view *v,
 /* --- encoding ----------------------------------------------------------- */
 
 static void
-encode_attr(const struct ns_encoder *enc, const struct view *v,
-	    const struct item *first, const struct sample *s,
-	    float *a /* (attr_dim) */)
+encode_attr(const struct ns_encoder *enc, const uint8_t *key,
+            const struct sample *s, float *a /* (attr_dim) */)
 {
-	size_t i = first->idx;
-	const uint8_t *src = v->p ? v->p[i].src_addr : v->f[i].src_addr;
-	const uint8_t *dst = v->p ? v->p[i].dst_addr : v->f[i].dst_addr;
-	int ver = v->p ? v->p[i].ip_version : v->f[i].ip_version;
-	uint32_t sp = v->p ? v->p[i].src_port : v->f[i].src_port;
-	uint32_t dp = v->p ? v->p[i].dst_port : v->f[i].dst_port;
-	uint32_t proto = v->p ? v->p[i].proto : v->f[i].proto;
-
-	uint32_t off = 0, D = enc->w2v.dim;
-	ns_ip_encode(src, ver, enc->ip_bits, a);
-	off += 2 * enc->ip_bits;
-	ns_ip_encode(dst, ver, enc->ip_bits, a + off);
-	off += 2 * enc->ip_bits;
-	int32_t tok[3] = {ns_w2v_lookup(&enc->w2v, NS_TOK_PORT, sp),
-			  ns_w2v_lookup(&enc->w2v, NS_TOK_PORT, dp),
-			  ns_w2v_lookup(&enc->w2v, NS_TOK_PROTO, proto)};
+	uint32_t sp = (uint32_t)key[KEY_SPORT] << 8 | key[KEY_SPORT + 1];
+	uint32_t dp = (uint32_t)key[KEY_DPORT] << 8 | key[KEY_DPORT + 1];
+	uint32_t off = 0, D = enc->w2v.dim, B = enc->ip_bits;
+	/* 32 bits: the v4 address is the tail of its mapped form */
+	bits_encode(B == 128 ? key : key + 12, B, a);
+	off += 2 * B;
+	bits_encode(B == 128 ? key + 16 : key + 28, B, a + off);
+	off += 2 * B;
+	int32_t tok[3] = {
+	    ns_w2v_lookup(&enc->w2v, NS_TOK_PORT, sp),
+	    ns_w2v_lookup(&enc->w2v, NS_TOK_PORT, dp),
+	    ns_w2v_lookup(&enc->w2v, NS_TOK_PROTO, key[KEY_PROTO])};
 	for (int k = 0; k < 3; k++, off += D) {
 		if (tok[k] < 0) /* cannot happen: every record is a sentence */
 			memset(a + off, 0, D * sizeof(*a));
@@ -409,14 +476,13 @@ encode_attr(const struct ns_encoder *enc, const struct view *v,
 			       D * sizeof(*a));
 	}
 	ns_flow_tags(s->mask, s->chunk, enc->n_chunks, a + enc->attr_tag_off);
-	a[enc->attr_start_off] =
-		ns_scale((double)(s->t - enc->t0_ns), 0.0,
-			 (double)(enc->t1_ns - enc->t0_ns));
+	a[enc->attr_start_off] = ns_scale((double)(s->t - enc->t0_ns), 0.0,
+	                                  (double)(enc->t1_ns - enc->t0_ns));
 }
 
 static void
 encode_feat(const struct ns_encoder *enc, const struct view *v,
-	    const struct item *r, uint32_t j, float *row /* (feat_dim) */)
+            const struct item *r, uint32_t j, float *row /* (feat_dim) */)
 {
 	double iat = j ? (double)(r->t - r[-1].t) : 0.0;
 	double x[NS_MAX_CONT];
@@ -463,16 +529,45 @@ check_config(const struct ns_encode_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The (protocol, port) pairs of the sentences, sorted and unique. */
+static int
+collect_proto_ports(struct ns_encoder *enc, const uint32_t *sent, size_t n)
+{
+	uint32_t *pp = malloc((2 * n + 1) * sizeof(*pp));
+	if (!pp)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		pp[2 * i] = sent[3 * i + 2] << 16 | sent[3 * i];
+		pp[2 * i + 1] = sent[3 * i + 2] << 16 | sent[3 * i + 1];
+	}
+	qsort(pp, 2 * n, sizeof(*pp), cmp_u32);
+	size_t u = 0;
+	for (size_t i = 0; i < 2 * n; i++)
+		if (u == 0 || pp[i] != pp[u - 1])
+			pp[u++] = pp[i];
+	enc->proto_ports = pp;
+	enc->n_proto_ports = (uint32_t)u;
+	return 0;
+}
+
 int
 ns_encode_fit(const struct ns_encode_config *cfg,
-	      const struct ns_pkt_trace *pkts,
-	      const struct ns_flow_trace *flows, struct ns_encoder *enc,
-	      struct ns_dataset *ds, char *err, size_t errlen)
+              const struct ns_pkt_trace *pkts,
+              const struct ns_flow_trace *flows, struct ns_encoder *enc,
+              struct ns_dataset *ds, char *err, size_t errlen)
 {
 	memset(enc, 0, sizeof(*enc));
 	memset(ds, 0, sizeof(*ds));
 	if (!cfg || (pkts != NULL) == (flows != NULL)) {
-		fail(err, errlen, "give exactly one of a packet or flow trace");
+		fail(err, errlen,
+		     "give exactly one of a packet or flow trace");
 		return -1;
 	}
 	if (check_config(cfg, err, errlen))
@@ -499,7 +594,8 @@ ns_encode_fit(const struct ns_encode_config *cfg,
 	struct item *it = malloc(v.n * sizeof(*it));
 	struct sample *s = malloc(v.n * sizeof(*s));
 	uint32_t *sent = malloc(3 * v.n * sizeof(*sent)); /* (n,3) */
-	if (!it || !s || !sent) {
+	uint8_t *keys = malloc(v.n * KEY_LEN); /* (groups, KEY_LEN) */
+	if (!it || !s || !sent || !keys) {
 		fail(err, errlen, "out of memory");
 		goto out;
 	}
@@ -520,24 +616,29 @@ ns_encode_fit(const struct ns_encode_config *cfg,
 	}
 
 	/* group by 5-tuple, time ordered within; cut into chunks */
+	long n_groups = group_records(&v, it, keys);
+	if (n_groups < 0) {
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < v.n; i++) {
-		view_key(&v, i, it[i].key);
 		it[i].t = view_time(&v, i);
 		it[i].idx = (uint32_t)i;
-		it[i].chunk = chunk_of(it[i].t, enc->t0_ns, enc->t1_ns,
-				       enc->n_chunks);
 	}
 	qsort(it, v.n, sizeof(*it), item_cmp);
+	const uint64_t t0 = enc->t0_ns, t1 = enc->t1_ns;
+	const uint32_t N = enc->n_chunks;
 	size_t n_s = 0;
 	uint32_t longest = 0;
 	for (size_t g = 0; g < v.n;) {
 		size_t e = g;
 		uint64_t mask = 0;
-		while (e < v.n && memcmp(it[e].key, it[g].key, 40) == 0)
-			mask |= 1ull << it[e++].chunk;
+		while (e < v.n && it[e].group == it[g].group)
+			mask |= 1ull << chunk_of(it[e++].t, t0, t1, N);
 		for (size_t a = g; a < e;) {
-			size_t b = a;
-			while (b < e && it[b].chunk == it[a].chunk)
+			uint32_t c = chunk_of(it[a].t, t0, t1, N);
+			size_t b = a + 1;
+			while (b < e && chunk_of(it[b].t, t0, t1, N) == c)
 				b++;
 			uint32_t len = (uint32_t)(b - a);
 			if (cfg->max_flow_len && len > cfg->max_flow_len) {
@@ -548,10 +649,11 @@ ns_encode_fit(const struct ns_encode_config *cfg,
 			if (len > longest)
 				longest = len;
 			s[n_s++] = (struct sample){.t = it[a].t,
-						   .mask = mask,
-						   .first = (uint32_t)a,
-						   .len = len,
-						   .chunk = it[a].chunk};
+			                           .mask = mask,
+			                           .first = (uint32_t)a,
+			                           .len = len,
+			                           .chunk = c,
+			                           .group = it[a].group};
 			a = b;
 		}
 		g = e;
@@ -567,6 +669,10 @@ ns_encode_fit(const struct ns_encode_config *cfg,
 	}
 	if (ns_w2v_train(&enc->w2v, sent, v.n, cfg)) {
 		fail(err, errlen, "word2vec training failed (out of memory)");
+		goto out;
+	}
+	if (collect_proto_ports(enc, sent, v.n)) {
+		fail(err, errlen, "out of memory for protocol ports");
 		goto out;
 	}
 
@@ -596,11 +702,11 @@ ns_encode_fit(const struct ns_encode_config *cfg,
 	ds->feat_dim = enc->feat.dim;
 	ds->max_len = longest;
 	ds->n_chunks = enc->n_chunks;
-	ds->attr = malloc(n_s * ds->attr_dim * sizeof(*ds->attr));
+	ds->attr = big_alloc(n_s * ds->attr_dim * sizeof(*ds->attr));
 	ds->offset = malloc((n_s + 1) * sizeof(*ds->offset));
-	ds->feat = malloc(n_rec * ds->feat_dim * sizeof(*ds->feat));
-	ds->chunk_offset = calloc(enc->n_chunks + 1,
-				  sizeof(*ds->chunk_offset));
+	ds->feat = big_alloc(n_rec * ds->feat_dim * sizeof(*ds->feat));
+	ds->chunk_offset =
+	    calloc(enc->n_chunks + 1, sizeof(*ds->chunk_offset));
 	if (!ds->attr || !ds->offset || !ds->feat || !ds->chunk_offset) {
 		fail(err, errlen, "out of memory for %zu flows", n_s);
 		goto out;
@@ -608,12 +714,12 @@ ns_encode_fit(const struct ns_encode_config *cfg,
 	size_t row = 0;
 	for (size_t i = 0; i < n_s; i++) {
 		const struct item *first = &it[s[i].first];
-		encode_attr(enc, &v, first, &s[i],
-			    ds->attr + i * ds->attr_dim);
+		encode_attr(enc, keys + (size_t)s[i].group * KEY_LEN, &s[i],
+		            ds->attr + i * ds->attr_dim);
 		ds->offset[i] = (uint32_t)row;
 		for (uint32_t j = 0; j < s[i].len; j++, row++)
 			encode_feat(enc, &v, first + j, j,
-				    ds->feat + row * ds->feat_dim);
+			            ds->feat + row * ds->feat_dim);
 		ds->chunk_offset[s[i].chunk + 1]++;
 	}
 	ds->offset[n_s] = (uint32_t)row;
@@ -621,6 +727,7 @@ ns_encode_fit(const struct ns_encode_config *cfg,
 		ds->chunk_offset[c + 1] += ds->chunk_offset[c];
 	rc = 0;
 out:
+	free(keys);
 	free(sent);
 	free(s);
 	free(it);
@@ -635,6 +742,7 @@ void
 ns_encoder_free(struct ns_encoder *enc)
 {
 	ns_w2v_free(&enc->w2v);
+	free(enc->proto_ports);
 	memset(enc, 0, sizeof(*enc));
 }
 

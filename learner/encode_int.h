@@ -6,10 +6,11 @@
 
 #include "netshare/encode.h"
 
-/* splitmix64: next value, uniform in [0,1), uniform in [0,n) */
-uint64_t ns_rng_next(uint64_t *s);
-double ns_rng_uniform(uint64_t *s);
-uint32_t ns_rng_below(uint64_t *s, uint32_t n);
+/* The dot product every nearest-token search scores with (one order of
+ * summation, so the fast and the naive search agree bit for bit), and
+ * the query clean-up they share: NaN to 0, clamp to [-1,1]. */
+float ns_w2v_dot(const float *a, const float *b, uint32_t dim);
+void ns_w2v_query(float *q, const float *v, uint32_t dim);
 
 /* Continuous features, in feature order. */
 enum {

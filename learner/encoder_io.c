@@ -143,7 +143,7 @@ ns_encoder_write(FILE *f, const struct ns_encoder *enc)
 	struct wbuf w = {0};
 	uint8_t header[HEADER_LEN] = {0};
 	put(&w, header, sizeof(header)); /* filled in below */
-	put_u32(&w, (uint32_t)!!enc->is_packets);
+	put_u32(&w, (uint32_t) !!enc->is_packets);
 	put_u32(&w, enc->ip_bits);
 	put_u32(&w, enc->n_chunks);
 	put_u64(&w, enc->t0_ns);
@@ -170,6 +170,9 @@ ns_encoder_write(FILE *f, const struct ns_encoder *enc)
 	}
 	for (size_t k = 0; k < (size_t)v->n_tokens * v->dim; k++)
 		put_f32(&w, v->vec[k]);
+	put_u32(&w, enc->n_proto_ports);
+	for (uint32_t k = 0; k < enc->n_proto_ports; k++)
+		put_u32(&w, enc->proto_ports[k]);
 	put_layout(&w, &enc->attr);
 	put_layout(&w, &enc->feat);
 
@@ -209,8 +212,8 @@ struct rcur {
 	int bad;
 };
 
-static int
-bad(struct rcur *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(struct rcur *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int
 bad(struct rcur *c, const char *fmt, ...)
@@ -357,20 +360,46 @@ get_w2v(struct rcur *c, struct ns_w2v *w)
 			bad(c, "token %u: kind %u value %u invalid", t,
 			    w->kind[t], w->value[t]);
 		else if (t > 0 && (w->kind[t] < w->kind[t - 1] ||
-				   (w->kind[t] == w->kind[t - 1] &&
-				    w->value[t] <= w->value[t - 1])))
+		                   (w->kind[t] == w->kind[t - 1] &&
+		                    w->value[t] <= w->value[t - 1])))
 			bad(c, "token %u out of order", t);
 	}
 	if (!c->bad && (w->kind[0] != NS_TOK_PORT ||
-			w->kind[w->n_tokens - 1] != NS_TOK_PROTO))
+	                w->kind[w->n_tokens - 1] != NS_TOK_PROTO))
 		bad(c, "vocabulary lacks ports or protocols");
-	for (size_t k = 0; k < (size_t)w->n_tokens * w->dim && !c->bad;
-	     k++) {
+	for (size_t k = 0; k < (size_t)w->n_tokens * w->dim && !c->bad; k++) {
 		uint32_t u = get_u32(c, "w2v vector");
 		memcpy(&w->vec[k], &u, 4);
 		if (!(fabsf(w->vec[k]) <= 1.001f))
 			bad(c, "w2v vector %zu: component not in [-1,1]",
 			    k / w->dim);
+	}
+}
+
+/* Sorted, unique (proto << 16 | port) pairs whose protocol and port are
+ * both in the vocabulary. */
+static void
+get_proto_ports(struct rcur *c, struct ns_encoder *enc)
+{
+	if (c->bad)
+		return;
+	enc->n_proto_ports = get_range(c, "protocol-port pairs", 1,
+				       MAX_TOKENS * 256u);
+	if (!room(c, enc->n_proto_ports, 4, "protocol-port pairs"))
+		return;
+	enc->proto_ports = malloc(enc->n_proto_ports * sizeof(uint32_t));
+	if (!enc->proto_ports) {
+		bad(c, "out of memory for %u pairs", enc->n_proto_ports);
+		return;
+	}
+	for (uint32_t k = 0; k < enc->n_proto_ports && !c->bad; k++) {
+		uint32_t v = get_u32(c, "protocol-port pair");
+		enc->proto_ports[k] = v;
+		if (v >> 24 || (k > 0 && v <= enc->proto_ports[k - 1]) ||
+		    ns_w2v_lookup(&enc->w2v, NS_TOK_PROTO, v >> 16) < 0 ||
+		    ns_w2v_lookup(&enc->w2v, NS_TOK_PORT, v & 0xFFFF) < 0)
+			bad(c, "protocol-port pair %u (%u/%u) invalid or out "
+			       "of order", k, v >> 16, v & 0xFFFF);
 	}
 }
 
@@ -395,21 +424,23 @@ parse(struct rcur *c, struct ns_encoder *enc)
 	for (uint32_t k = 0; k < enc->n_cont && !c->bad; k++) {
 		enc->cont_max[k] = get_f64(c, "cont_max");
 		if (!c->bad && !(isfinite(enc->cont_min[k]) &&
-				 isfinite(enc->cont_max[k]) &&
-				 enc->cont_min[k] <= enc->cont_max[k]))
-			bad(c, "continuous range %u is not a finite [min, max]",
+		                 isfinite(enc->cont_max[k]) &&
+		                 enc->cont_min[k] <= enc->cont_max[k]))
+			bad(c,
+			    "continuous range %u is not a finite [min, max]",
 			    k);
 	}
 	get_labels(c, &enc->labels);
 	if (!c->bad) {
 		uint32_t n = enc->labels.n, k = enc->n_classes;
 		int ok = enc->is_packets ? n == 0 && k == 0
-			 : n == 0	 ? k == 0
-					 : k == n || k == n + 1;
+		         : n == 0        ? k == 0
+		                         : k == n || k == n + 1;
 		if (!ok)
 			bad(c, "%u classes do not fit %u labels", k, n);
 	}
 	get_w2v(c, &enc->w2v);
+	get_proto_ports(c, enc);
 	struct ns_layout attr, feat;
 	get_layout(c, &attr, "attr heads");
 	get_layout(c, &feat, "feat heads");
@@ -435,7 +466,7 @@ ns_encoder_read(FILE *f, struct ns_encoder *enc, char *err, size_t errlen)
 	size_t got = f ? fread(h, 1, sizeof(h), f) : 0;
 	if (got < MAGIC_LEN || memcmp(h, MAGIC, MAGIC_LEN) != 0) {
 		bad(&c, got < MAGIC_LEN ? "short input: no NSENC header"
-					: "bad magic: not an NSENC encoder");
+		                        : "bad magic: not an NSENC encoder");
 		goto out;
 	}
 	if (got < sizeof(h)) {
@@ -453,7 +484,7 @@ ns_encoder_read(FILE *f, struct ns_encoder *enc, char *err, size_t errlen)
 		goto out;
 	}
 	size_t payload = (size_t)h[8] | (size_t)h[9] << 8 |
-			 (size_t)h[10] << 16 | (size_t)h[11] << 24;
+	                 (size_t)h[10] << 16 | (size_t)h[11] << 24;
 	if (payload > NS_ENC_MAX_PAYLOAD) {
 		bad(&c, "payload of %zu bytes exceeds the %u byte limit",
 		    payload, NS_ENC_MAX_PAYLOAD);

@@ -82,6 +82,8 @@ void
 ns_rng_seed(struct ns_rng *r, uint64_t seed)
 {
 	r->s = seed ^ 0x5DEECE66Dull;
+	r->has_spare = 0;
+	r->spare = 0;
 }
 
 uint64_t
@@ -99,10 +101,21 @@ ns_rng_float(struct ns_rng *r)
 float
 ns_rng_normal(struct ns_rng *r)
 {
-	/* Box-Muller on doubles; u1 in (0,1] */
-	double u1 = ((double)(ns_rng_u64(r) >> 11) + 1.0) * 0x1.0p-53;
-	double u2 = (double)(ns_rng_u64(r) >> 11) * 0x1.0p-53;
-	return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+	if (r->has_spare) {
+		r->has_spare = 0;
+		return r->spare;
+	}
+	/* Marsaglia's polar method: two normals per accepted pair */
+	double u, v, s;
+	do {
+		u = (double)(ns_rng_u64(r) >> 11) * 0x1.0p-52 - 1.0;
+		v = (double)(ns_rng_u64(r) >> 11) * 0x1.0p-52 - 1.0;
+		s = u * u + v * v;
+	} while (s >= 1.0 || s == 0.0);
+	double k = sqrt(-2.0 * log(s) / s);
+	r->spare = (float)(v * k);
+	r->has_spare = 1;
+	return (float)(u * k);
 }
 
 void

@@ -25,6 +25,8 @@ void ns_gemm_reset_flops(void);
 /* Deterministic PRNG (splitmix64 seeded xoshiro-like). */
 struct ns_rng {
 	uint64_t s;
+	float spare;	/* second value of the last normal pair */
+	int has_spare;
 };
 void ns_rng_seed(struct ns_rng *r, uint64_t seed);
 uint64_t ns_rng_u64(struct ns_rng *r);

@@ -16,8 +16,8 @@
 #define ALPHA_END 0.0001f
 #define SUBSAMPLE 1e-3
 
-uint64_t
-ns_rng_next(uint64_t *s)
+static uint64_t
+rng_next(uint64_t *s)
 {
 	/* splitmix64 */
 	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
@@ -26,23 +26,23 @@ ns_rng_next(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-double
-ns_rng_uniform(uint64_t *s)
+static double
+rng_uniform(uint64_t *s)
 {
-	return (double)(ns_rng_next(s) >> 11) * 0x1.0p-53;
+	return (double)(rng_next(s) >> 11) * 0x1.0p-53;
 }
 
-uint32_t
-ns_rng_below(uint64_t *s, uint32_t n)
+static uint32_t
+rng_below(uint64_t *s, uint32_t n)
 {
-	return (uint32_t)(((ns_rng_next(s) >> 32) * (uint64_t)n) >> 32);
+	return (uint32_t)(((rng_next(s) >> 32) * (uint64_t)n) >> 32);
 }
 
 /* Walker/Vose alias table for drawing token t with probability
  * weight[t] / sum(weight) in O(1). */
 struct alias {
 	uint32_t n;
-	double *prob;	 /* (n) */
+	double *prob;    /* (n) */
 	uint32_t *alias; /* (n) */
 };
 
@@ -92,8 +92,8 @@ alias_build(struct alias *a, const double *weight, uint32_t n)
 static uint32_t
 alias_draw(const struct alias *a, uint64_t *rng)
 {
-	uint32_t i = ns_rng_below(rng, a->n);
-	return ns_rng_uniform(rng) < a->prob[i] ? i : a->alias[i];
+	uint32_t i = rng_below(rng, a->n);
+	return rng_uniform(rng) < a->prob[i] ? i : a->alias[i];
 }
 
 static void
@@ -103,8 +103,8 @@ alias_free(struct alias *a)
 	free(a->alias);
 }
 
-static float
-dot(const float *a, const float *b, uint32_t d)
+float
+ns_w2v_dot(const float *a, const float *b, uint32_t d)
 {
 	float s = 0;
 	for (uint32_t i = 0; i < d; i++)
@@ -127,9 +127,9 @@ sigmoidf(float x)
  * `negative` sampled tokens, the error spread back over the context. */
 static void
 cbow_step(const uint32_t *s, uint32_t len, uint32_t pos, uint32_t win,
-	  float alpha, uint32_t negative, const struct alias *neg,
-	  float *syn0 /* (V,D) */, float *syn1 /* (V,D) */, uint32_t dim,
-	  float *h /* (D) */, float *e /* (D) */, uint64_t *rng)
+          float alpha, uint32_t negative, const struct alias *neg,
+          float *syn0 /* (V,D) */, float *syn1 /* (V,D) */, uint32_t dim,
+          float *h /* (D) */, float *e /* (D) */, uint64_t *rng)
 {
 	uint32_t lo = pos >= win ? pos - win : 0;
 	uint32_t hi = pos + win < len - 1 ? pos + win : len - 1;
@@ -159,7 +159,7 @@ cbow_step(const uint32_t *s, uint32_t len, uint32_t pos, uint32_t win,
 			label = 0.0f;
 		}
 		float *o = syn1 + (size_t)target * dim;
-		float g = (label - sigmoidf(dot(h, o, dim))) * alpha;
+		float g = (label - sigmoidf(ns_w2v_dot(h, o, dim))) * alpha;
 		for (uint32_t d = 0; d < dim; d++) {
 			e[d] += g * o[d];
 			o[d] += g * h[d];
@@ -180,7 +180,7 @@ cbow_step(const uint32_t *s, uint32_t len, uint32_t pos, uint32_t win,
  * id (N_PORTS + N_PROTOS) maps a slot to its token, count to its uses. */
 static int
 build_vocab(struct ns_w2v *w, const uint32_t *sent, size_t n, uint32_t *id,
-	    uint64_t *count)
+            uint64_t *count)
 {
 	memset(count, 0, (N_PORTS + N_PROTOS) * sizeof(*count));
 	for (size_t i = 0; i < n; i++) {
@@ -211,7 +211,7 @@ build_vocab(struct ns_w2v *w, const uint32_t *sent, size_t n, uint32_t *id,
 
 int
 ns_w2v_train(struct ns_w2v *w, const uint32_t *sent, size_t n,
-	     const struct ns_encode_config *cfg)
+             const struct ns_encode_config *cfg)
 {
 	memset(w, 0, sizeof(*w));
 	if (n == 0 || cfg->w2v_dim == 0 || cfg->w2v_dim > NS_MAX_W2V_DIM ||
@@ -249,8 +249,8 @@ ns_w2v_train(struct ns_w2v *w, const uint32_t *sent, size_t n,
 	const double st = SUBSAMPLE * total;
 	for (uint32_t t = 0; t < V; t++) {
 		uint32_t slot = w->kind[t] == NS_TOK_PROTO
-					? N_PORTS + w->value[t]
-					: w->value[t];
+		                    ? N_PORTS + w->value[t]
+		                    : w->value[t];
 		double f = (double)count[slot];
 		weight[t] = pow(f, 0.75);
 		keep[t] = (sqrt(f / st) + 1.0) * st / f;
@@ -268,7 +268,7 @@ ns_w2v_train(struct ns_w2v *w, const uint32_t *sent, size_t n,
 	float *h = syn1 + (size_t)V * dim, *e = h + dim;
 	uint64_t rng = cfg->seed;
 	for (size_t i = 0; i < (size_t)V * dim; i++) {
-		syn0[i] = ((float)ns_rng_uniform(&rng) - 0.5f) / (float)dim;
+		syn0[i] = ((float)rng_uniform(&rng) - 0.5f) / (float)dim;
 		syn1[i] = 0.0f;
 	}
 
@@ -278,20 +278,20 @@ ns_w2v_train(struct ns_w2v *w, const uint32_t *sent, size_t n,
 		for (size_t i = 0; i < n; i++) {
 			double done = (double)ep * (double)n + (double)i;
 			float alpha = ALPHA_START - (ALPHA_START - ALPHA_END) *
-							    (float)(done / steps);
+			                                (float)(done / steps);
 			uint32_t s[3], len = 0;
 			for (int j = 0; j < 3; j++) {
 				uint32_t t = tok[3 * i + j];
 				if (keep[t] >= 1.0 ||
-				    ns_rng_uniform(&rng) < keep[t])
+				    rng_uniform(&rng) < keep[t])
 					s[len++] = t;
 			}
 			for (uint32_t pos = 0; len > 1 && pos < len; pos++) {
-				uint32_t b = ns_rng_below(&rng,
-							  cfg->w2v_window);
+				uint32_t b =
+				    rng_below(&rng, cfg->w2v_window);
 				cbow_step(s, len, pos, cfg->w2v_window - b,
-					  alpha, cfg->w2v_negative, &neg, syn0,
-					  syn1, dim, h, e, &rng);
+				          alpha, cfg->w2v_negative, &neg, syn0,
+				          syn1, dim, h, e, &rng);
 			}
 		}
 	}
@@ -318,6 +318,13 @@ out:
 	if (rc)
 		ns_w2v_free(w);
 	return rc;
+}
+
+void
+ns_w2v_query(float *q, const float *v, uint32_t dim)
+{
+	for (uint32_t d = 0; d < dim; d++)
+		q[d] = isnan(v[d]) ? 0.0f : fmaxf(-1.0f, fminf(1.0f, v[d]));
 }
 
 /* Tokens are sorted by kind: ports first, then protocols. */
@@ -362,14 +369,13 @@ ns_w2v_nearest(const struct ns_w2v *w, int kind, const float *v)
 		return 0;
 	const uint32_t dim = w->dim;
 	float q[NS_MAX_W2V_DIM];
-	for (uint32_t d = 0; d < dim; d++)
-		q[d] = isnan(v[d]) ? 0.0f : fmaxf(-1.0f, fminf(1.0f, v[d]));
+	ns_w2v_query(q, v, dim);
 	/* the stored vectors have unit norm: the largest dot product is
 	 * the largest cosine */
 	uint32_t best = lo;
 	float best_s = -INFINITY;
 	for (uint32_t t = lo; t < hi; t++) {
-		float s = dot(q, w->vec + (size_t)t * dim, dim);
+		float s = ns_w2v_dot(q, w->vec + (size_t)t * dim, dim);
 		if (s > best_s) {
 			best_s = s;
 			best = t;

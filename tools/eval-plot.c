@@ -210,9 +210,10 @@ write_field(const char *dir, const struct eval_plot_field *fd,
 	        "} else {\n"
 	        "  set terminal png size 1000,640 noenhanced\n"
 	        "}\n"
-	        "set output '%s.png'\nset key below box\n"
-	        "set grid\n",
-	        fd->name, fd->name);
+	        "set output '%s.png'\nset grid\n"
+	        "set key outside below center vertical samplen 3\n"
+	        "set bmargin %zu\n",
+	        fd->name, fd->name, nt + 5);
 	char title[200];
 	snprintf(title, sizeof(title), "%s: %s%s", fd->name, fd->what,
 	         kind == PLOT_CDF ? ", CDF" : "");

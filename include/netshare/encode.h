@@ -40,7 +40,7 @@
 enum ns_head_act {
 	NS_HEAD_SOFTMAX = 0, /* one-hot categorical, decoded by argmax */
 	NS_HEAD_SIGMOID,     /* [0,1] continuous */
-	NS_HEAD_TANH,	     /* [-1,1] continuous (word2vec vectors) */
+	NS_HEAD_TANH,        /* [-1,1] continuous (word2vec vectors) */
 };
 
 /* One output head of a generator: activation and width. */
@@ -83,16 +83,16 @@ enum ns_token_kind { NS_TOK_PORT = 0, NS_TOK_PROTO = 1 };
 struct ns_w2v {
 	uint32_t dim;
 	uint32_t n_tokens;
-	uint8_t *kind;	 /* (n_tokens) enum ns_token_kind */
+	uint8_t *kind;   /* (n_tokens) enum ns_token_kind */
 	uint32_t *value; /* (n_tokens) port or protocol number */
-	float *vec;	 /* (n_tokens, dim), unit norm */
+	float *vec;      /* (n_tokens, dim), unit norm */
 };
 
 /* Train on n sentences sent (n,3) = [srcport, dstport, proto] with
  * cfg's width, window, epochs, negatives and seed; same seed, same
  * vectors. Returns 0, or -1 on a bad argument or allocation failure. */
 int ns_w2v_train(struct ns_w2v *w, const uint32_t *sent, size_t n,
-		 const struct ns_encode_config *cfg);
+                 const struct ns_encode_config *cfg);
 
 /* Token index of (kind, value), or -1. */
 int32_t ns_w2v_lookup(const struct ns_w2v *w, int kind, uint32_t value);
@@ -104,18 +104,31 @@ uint32_t ns_w2v_nearest(const struct ns_w2v *w, int kind, const float *v);
 
 void ns_w2v_free(struct ns_w2v *w);
 
+/* The same search through a k-d tree over one kind's vectors: exact
+ * (same answers as ns_w2v_nearest, ties included), for decoding many
+ * flows. The index borrows w's values: free it before w. NULL on
+ * allocation failure. */
+struct ns_w2v_index;
+struct ns_w2v_index *ns_w2v_index_new(const struct ns_w2v *w, int kind);
+/* The same over a subset of tokens (vocabulary indexes). */
+struct ns_w2v_index *ns_w2v_index_new_tokens(const struct ns_w2v *w,
+					     const uint32_t *tokens,
+					     uint32_t n);
+uint32_t ns_w2v_index_nearest(const struct ns_w2v_index *ix, const float *v);
+void ns_w2v_index_free(struct ns_w2v_index *ix);
+
 #define NS_MAX_CONT 8
 
 /* Everything needed to encode and decode a trace the same way later:
  * the part of a checkpoint that is not network weights. */
 struct ns_encoder {
-	int is_packets;		/* packet trace (1) or flow records (0) */
-	uint32_t ip_bits;	/* 32, or 128 when the trace has IPv6 */
+	int is_packets;   /* packet trace (1) or flow records (0) */
+	uint32_t ip_bits; /* 32, or 128 when the trace has IPv6 */
 	uint32_t n_chunks;
-	uint64_t t0_ns, t1_ns;	/* time range covered by the chunks */
-	uint32_t max_flow_len;	/* L before padding to a multiple of S:
-				   cfg->max_flow_len when set, else the
-				   data's longest flow */
+	uint64_t t0_ns, t1_ns; /* time range covered by the chunks */
+	uint32_t max_flow_len; /* L before padding to a multiple of S:
+	                          cfg->max_flow_len when set, else the
+	                          data's longest flow */
 	struct ns_w2v w2v;
 	/* Continuous feature k (in feature order) is scaled by
 	 * (x - cont_min[k]) / (cont_max[k] - cont_min[k]), after log1p for
@@ -126,11 +139,17 @@ struct ns_encoder {
 	 * label" when some record has none; 0 means no label head */
 	uint32_t n_classes;
 	struct ns_label_table labels;
-	struct ns_layout attr;	/* per-flow attribute layout */
-	struct ns_layout feat;	/* per-record feature layout, no gen flag */
+	struct ns_layout attr; /* per-flow attribute layout */
+	struct ns_layout feat; /* per-record feature layout, no gen flag */
+	/* (protocol, port) pairs seen in the data, as proto << 16 | port,
+	 * sorted and unique: ports decode to the nearest token among those
+	 * seen with the decoded protocol, so GRE gets port 0 and ICMP its
+	 * types, as in the data */
+	uint32_t n_proto_ports;
+	uint32_t *proto_ports;
 	/* where things sit in attr (derived from the fields above) */
-	uint32_t attr_tag_off;	 /* startFromThisChunk pair, then n_chunks
-				    presence pairs */
+	uint32_t attr_tag_off;   /* startFromThisChunk pair, then n_chunks
+	                            presence pairs */
 	uint32_t attr_start_off; /* flow_start, the last value */
 };
 
@@ -142,22 +161,22 @@ struct ns_dataset {
 	size_t n_flows;
 	size_t n_records;
 	uint32_t attr_dim, feat_dim;
-	float *attr;	  /* (n_flows, attr_dim) */
+	float *attr;      /* (n_flows, attr_dim) */
 	uint32_t *offset; /* (n_flows + 1) */
-	float *feat;	  /* (n_records, feat_dim) */
+	float *feat;      /* (n_records, feat_dim) */
 	uint32_t max_len; /* longest flow, after truncation */
 	uint32_t n_chunks;
 	uint32_t *chunk_offset; /* (n_chunks + 1) */
-	size_t n_truncated;	/* flows cut to cfg->max_flow_len */
-	size_t n_dropped;	/* records those cuts removed */
+	size_t n_truncated;     /* flows cut to cfg->max_flow_len */
+	size_t n_dropped;       /* records those cuts removed */
 };
 
 /* Fit an encoder on a trace (exactly one of pkts/flows non-NULL) and
  * encode it. Returns 0, or -1 with a message in err. */
 int ns_encode_fit(const struct ns_encode_config *cfg,
-		  const struct ns_pkt_trace *pkts,
-		  const struct ns_flow_trace *flows, struct ns_encoder *enc,
-		  struct ns_dataset *ds, char *err, size_t errlen);
+                  const struct ns_pkt_trace *pkts,
+                  const struct ns_flow_trace *flows, struct ns_encoder *enc,
+                  struct ns_dataset *ds, char *err, size_t errlen);
 
 /* Decode n generated flows: attr (n, attr_dim), feat (n, max_len,
  * feat.dim) and lengths (n, clamped to max_len). Appends records to pkts
@@ -166,8 +185,8 @@ int ns_encode_fit(const struct ns_encode_config *cfg,
  * clamped and NaN reads as 0. Returns 0, or -1 on a bad argument or
  * allocation failure. */
 int ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
-	      const float *feat, uint32_t max_len, const uint32_t *lengths,
-	      struct ns_pkt_trace *pkts, struct ns_flow_trace *flows);
+              const float *feat, uint32_t max_len, const uint32_t *lengths,
+              struct ns_pkt_trace *pkts, struct ns_flow_trace *flows);
 
 /* Versioned binary form ("NSENC", version, fields, checksum; little
  * endian) for checkpoints. Write returns 0 or -1 with errno set. Read
@@ -175,8 +194,7 @@ int ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
  * and returns 0, or -1 with a message in err (enc is then empty). */
 #define NS_ENCODER_VERSION 1
 int ns_encoder_write(FILE *f, const struct ns_encoder *enc);
-int ns_encoder_read(FILE *f, struct ns_encoder *enc, char *err,
-		    size_t errlen);
+int ns_encoder_read(FILE *f, struct ns_encoder *enc, char *err, size_t errlen);
 
 void ns_encoder_free(struct ns_encoder *enc);
 void ns_dataset_free(struct ns_dataset *ds);
@@ -186,7 +204,7 @@ void ns_dataset_free(struct ns_dataset *ds);
 /* An address (record form) as ip_bits two-way one-hots, MSB first:
  * out (ip_bits, 2). With 128 bits an IPv4 address is v4-mapped. */
 void ns_ip_encode(const uint8_t addr[16], int ip_version, uint32_t ip_bits,
-		  float *out);
+                  float *out);
 /* Argmax per pair back to an address; returns its ip_version (4 for
  * 32 bits or a v4-mapped 128-bit address, else 6). */
 int ns_ip_decode(const float *in, uint32_t ip_bits, uint8_t addr[16]);
@@ -200,7 +218,7 @@ double ns_unscale(float y, double lo, double hi);
  * of `mask`: out (1 + n_chunks, 2) = startFromThisChunk (1 when chunk is
  * the lowest bit of mask), then presence bit i for chunk i. */
 void ns_flow_tags(uint64_t mask, uint32_t chunk, uint32_t n_chunks,
-		  float *out);
+                  float *out);
 
 /* Training-time generation flags (§4.5) of a flow of len records padded
  * to L (a multiple of S): [1,0] continue, [0,1] for the last record and

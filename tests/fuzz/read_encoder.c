@@ -24,7 +24,7 @@ decode_one(const struct ns_encoder *enc)
 	struct ns_pkt_trace p = {0};
 	struct ns_flow_trace f = {0};
 	if (ns_decode(enc, 1, attr, feat, L, &L, enc->is_packets ? &p : NULL,
-		      enc->is_packets ? NULL : &f) != 0)
+	              enc->is_packets ? NULL : &f) != 0)
 		__builtin_trap(); /* a valid encoder decodes */
 	if ((enc->is_packets ? p.n : f.n) != L)
 		__builtin_trap();

@@ -8,10 +8,12 @@
 #include "fuzz.h"
 #include "netshare/trace.h"
 
+/* clang-format off */
 static const enum ns_format formats[] = {
-	NS_FMT_UNKNOWN,	  NS_FMT_NETSHARE_FLOW, NS_FMT_NFDUMP_CSV,
-	NS_FMT_ZEEK_CONN, NS_FMT_ARGUS,		NS_FMT_NETSHARE_PKT,
+	NS_FMT_UNKNOWN, NS_FMT_NETSHARE_FLOW, NS_FMT_NFDUMP_CSV,
+	NS_FMT_ZEEK_CONN, NS_FMT_ARGUS, NS_FMT_NETSHARE_PKT,
 };
+/* clang-format on */
 
 static const char *
 label_of(const struct ns_flow_trace *t, uint16_t label)
@@ -63,8 +65,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	enum ns_format fmt = formats[data[0] % (sizeof(formats) /
-						sizeof(*formats))];
+	enum ns_format fmt =
+	    formats[data[0] % (sizeof(formats) / sizeof(*formats))];
 	struct ns_flow_trace t = {0};
 	struct ns_diag d;
 	ns_diag_init(&d, "fuzz", "line");

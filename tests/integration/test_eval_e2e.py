@@ -117,7 +117,7 @@ def check_halves(exe, a, b, jsd_labels, emd_labels, mode):
     assert j["mode"] == mode, j["mode"]
     m = j["metrics"][b]
     for label in jsd_labels:
-        assert m[label] is not None and 0 <= m[label] < 0.75 * LN2, \
+        assert m[label] is not None and 0 < m[label] < 0.75 * LN2, \
             f"halves {label} = {m[label]}"
     assert 0 < m["avg_jsd"] < LN2 / 2, m
     for label in emd_labels:

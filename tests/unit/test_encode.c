@@ -21,7 +21,7 @@
 
 static struct ns_flow_record
 flow_rec(uint32_t src, uint32_t dst, uint16_t sp, uint16_t dp, uint8_t proto,
-	 uint64_t t, uint64_t td, uint64_t pkt, uint64_t byt, uint16_t label)
+         uint64_t t, uint64_t td, uint64_t pkt, uint64_t byt, uint16_t label)
 {
 	struct ns_flow_record r;
 	memset(&r, 0, sizeof(r));
@@ -52,17 +52,18 @@ make_flows(struct ns_flow_trace *t)
 		uint32_t n = 1 + f % 7;
 		uint64_t start = T0 + (uint64_t)f * 97 * MS;
 		for (uint32_t k = 0; k < n; k++) {
-			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			rng = rng * 6364136223846793005ull +
+			      1442695040888963407ull;
 			uint64_t pkt = 1 + (rng >> 40) % 900;
 			uint64_t byt = pkt * (40 + (rng >> 20) % 1400);
 			uint16_t label = f % 5 == 0 ? at : bg;
 			if (f == 7)
 				label = NS_LABEL_NONE;
 			struct ns_flow_record r = flow_rec(
-				0x0A000000u + f, 0xC0A80001u + f % 3,
-				(uint16_t)(1024 + f * 13), f % 2 ? 443 : 53,
-				f % 2 ? 6 : 17, start + k * 1234 * MS,
-				(rng >> 30) % (5000 * MS), pkt, byt, label);
+			    0x0A000000u + f, 0xC0A80001u + f % 3,
+			    (uint16_t)(1024 + f * 13), f % 2 ? 443 : 53,
+			    f % 2 ? 6 : 17, start + k * 1234 * MS,
+			    (rng >> 30) % (5000 * MS), pkt, byt, label);
 			assert_int_equal(ns_flow_trace_push(t, &r), 0);
 		}
 	}
@@ -70,7 +71,7 @@ make_flows(struct ns_flow_trace *t)
 
 static struct ns_pkt_record
 pkt_rec(const uint8_t *src, const uint8_t *dst, int ver, uint16_t sp,
-	uint16_t dp, uint8_t proto, uint64_t ts)
+        uint16_t dp, uint8_t proto, uint64_t ts)
 {
 	struct ns_pkt_record r;
 	memset(&r, 0, sizeof(r));
@@ -104,17 +105,18 @@ make_pkts(struct ns_pkt_trace *t, int with_v6)
 		}
 		uint32_t n = 1 + (f * 5) % 12;
 		for (uint32_t k = 0; k < n; k++) {
-			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-			struct ns_pkt_record r = pkt_rec(
-				src, dst, ver, (uint16_t)(40000 + f),
-				f % 4 ? 80 : 123, f % 4 ? 6 : 17,
-				T0 + f * 61 * MS + k * 3 * MS);
+			rng = rng * 6364136223846793005ull +
+			      1442695040888963407ull;
+			struct ns_pkt_record r =
+			    pkt_rec(src, dst, ver, (uint16_t)(40000 + f),
+			            f % 4 ? 80 : 123, f % 4 ? 6 : 17,
+			            T0 + f * 61 * MS + k * 3 * MS);
 			r.ip_len = 40 + (uint32_t)((rng >> 33) % 1461);
 			r.tos = (uint8_t)(rng >> 13);
 			r.ip_id = (uint32_t)((rng >> 21) & 0xFFFF);
 			r.ttl = (uint8_t)(32 + (rng >> 50) % 200);
 			static const uint16_t flag[3] = {0, NS_FRAG_DF,
-							 NS_FRAG_MF};
+			                                 NS_FRAG_MF};
 			r.ip_frag = flag[(rng >> 40) % 3];
 			if (r.ip_frag == NS_FRAG_MF)
 				r.ip_frag |= (uint16_t)((rng >> 44) % 8192);
@@ -127,7 +129,7 @@ make_pkts(struct ns_pkt_trace *t, int with_v6)
  * generator would hand them to ns_decode. */
 static void
 pad_dataset(const struct ns_dataset *ds, uint32_t L, float **feat,
-	    uint32_t **len)
+            uint32_t **len)
 {
 	*feat = calloc(ds->n_flows * L * ds->feat_dim, sizeof(**feat));
 	*len = calloc(ds->n_flows, sizeof(**len));
@@ -145,8 +147,8 @@ pad_dataset(const struct ns_dataset *ds, uint32_t L, float **feat,
 
 static int
 tuple_cmp(const uint8_t *sa, const uint8_t *da, uint16_t spa, uint16_t dpa,
-	  uint8_t pa, const uint8_t *sb, const uint8_t *db, uint16_t spb,
-	  uint16_t dpb, uint8_t pb)
+          uint8_t pa, const uint8_t *sb, const uint8_t *db, uint16_t spb,
+          uint16_t dpb, uint8_t pb)
 {
 	int c = memcmp(sa, sb, 16);
 	if (!c)
@@ -166,8 +168,8 @@ flow_cmp(const void *pa, const void *pb)
 {
 	const struct ns_flow_record *a = pa, *b = pb;
 	int c = tuple_cmp(a->src_addr, a->dst_addr, a->src_port, a->dst_port,
-			  a->proto, b->src_addr, b->dst_addr, b->src_port,
-			  b->dst_port, b->proto);
+	                  a->proto, b->src_addr, b->dst_addr, b->src_port,
+	                  b->dst_port, b->proto);
 	if (c)
 		return c;
 	if (a->first_ns != b->first_ns)
@@ -180,8 +182,8 @@ pkt_cmp(const void *pa, const void *pb)
 {
 	const struct ns_pkt_record *a = pa, *b = pb;
 	int c = tuple_cmp(a->src_addr, a->dst_addr, a->src_port, a->dst_port,
-			  a->proto, b->src_addr, b->dst_addr, b->src_port,
-			  b->dst_port, b->proto);
+	                  a->proto, b->src_addr, b->dst_addr, b->src_port,
+	                  b->dst_port, b->proto);
 	if (c)
 		return c;
 	if (a->ts_ns != b->ts_ns)
@@ -195,7 +197,7 @@ assert_near_u64(uint64_t a, uint64_t b, double tol)
 	double d = a > b ? (double)(a - b) : (double)(b - a);
 	if (d > tol)
 		fail_msg("%llu and %llu differ by %.0f > %.0f",
-			 (unsigned long long)a, (unsigned long long)b, d, tol);
+		         (unsigned long long)a, (unsigned long long)b, d, tol);
 }
 
 /* --- building blocks ---------------------------------------------------- */
@@ -228,8 +230,8 @@ static void
 test_ip_bits_v6(void **state)
 {
 	(void)state;
-	uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
-			 0,    0,    0,    0,    0, 0, 0xab, 0x01};
+	uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0,    0,
+	                 0,    0,    0,    0,    0, 0, 0xab, 0x01};
 	uint8_t b[16];
 	float bits[256];
 	ns_ip_encode(a, 6, 128, bits);
@@ -319,9 +321,9 @@ test_w2v_cooccurrence(void **state)
 				continue;
 			uint32_t pi = i < 5 ? 100 + i : 5000 + i - 5;
 			uint32_t pj = j < 5 ? 100 + j : 5000 + j - 5;
-			double c = cosine(&w,
-					  ns_w2v_lookup(&w, NS_TOK_PORT, pi),
-					  ns_w2v_lookup(&w, NS_TOK_PORT, pj));
+			double c =
+			    cosine(&w, ns_w2v_lookup(&w, NS_TOK_PORT, pi),
+			           ns_w2v_lookup(&w, NS_TOK_PORT, pj));
 			if ((i < 5) == (j < 5))
 				in += c, n_in++;
 			else
@@ -354,9 +356,9 @@ test_w2v_nearest_self(void **state)
 	assert_int_equal(ns_w2v_lookup(&w, NS_TOK_PROTO, 443), -1);
 	assert_true(ns_w2v_lookup(&w, NS_TOK_PORT, 6) >= 0);
 	for (uint32_t t = 0; t < w.n_tokens; t++)
-		assert_int_equal(ns_w2v_nearest(&w, w.kind[t],
-						w.vec + t * w.dim),
-				 w.value[t]);
+		assert_int_equal(
+		    ns_w2v_nearest(&w, w.kind[t], w.vec + t * w.dim),
+		    w.value[t]);
 	float nan_v[10];
 	for (int d = 0; d < 10; d++)
 		nan_v[d] = NAN;
@@ -364,6 +366,70 @@ test_w2v_nearest_self(void **state)
 	assert_true(p == 6 || p == 17); /* NaN reads as 0: any token */
 	ns_w2v_free(&w);
 	free(s);
+}
+
+/* The k-d tree search agrees with the brute-force search on every
+ * query: random, exact token vectors, duplicates (ties go to the
+ * smaller value), a zero vector and NaN. */
+static void
+test_w2v_index_matches_brute_force(void **state)
+{
+	(void)state;
+	struct ns_w2v w = {0};
+	uint32_t n_port = 3000, n_proto = 5, dim = 10;
+	w.dim = dim;
+	w.n_tokens = n_port + n_proto;
+	w.kind = malloc(w.n_tokens);
+	w.value = malloc(w.n_tokens * sizeof(*w.value));
+	w.vec = malloc(w.n_tokens * dim * sizeof(*w.vec));
+	uint64_t r = 4242;
+	for (uint32_t t = 0; t < w.n_tokens; t++) {
+		w.kind[t] = t < n_port ? NS_TOK_PORT : NS_TOK_PROTO;
+		w.value[t] = t < n_port ? t * 20 : t - n_port;
+		double nn = 0;
+		float *v = w.vec + t * dim;
+		for (uint32_t d = 0; d < dim; d++) {
+			r = r * 6364136223846793005ull +
+			    1442695040888963407ull;
+			/* clustered: a few directions plus noise */
+			v[d] = (float)((r >> 11) * 0x1.0p-53 - 0.5) * 0.3f +
+			       (d == t % 4 ? 1.0f : 0.0f);
+			nn += v[d] * v[d];
+		}
+		for (uint32_t d = 0; d < dim; d++)
+			v[d] = (float)(v[d] / sqrt(nn));
+		if (t % 97 == 5) /* an exact duplicate of the previous */
+			memcpy(v, v - dim, dim * sizeof(*v));
+	}
+	memset(w.vec + 17 * dim, 0, dim * sizeof(float));
+	struct ns_w2v_index *ix[2] = {ns_w2v_index_new(&w, NS_TOK_PORT),
+	                              ns_w2v_index_new(&w, NS_TOK_PROTO)};
+	assert_non_null(ix[0]);
+	assert_non_null(ix[1]);
+	float q[10];
+	for (uint32_t k = 0; k < 20000; k++) {
+		int kind = k % 7 == 0 ? NS_TOK_PROTO : NS_TOK_PORT;
+		for (uint32_t d = 0; d < dim; d++) {
+			r = r * 6364136223846793005ull +
+			    1442695040888963407ull;
+			q[d] = (float)((r >> 11) * 0x1.0p-53 * 2.4 - 1.2);
+		}
+		if (k % 3 == 0) /* a token's own vector */
+			memcpy(q, w.vec + (k % w.n_tokens) * dim, sizeof(q));
+		if (k % 11 == 0)
+			q[k % dim] = NAN;
+		if (k % 13 == 0)
+			memset(q, 0, sizeof(q));
+		assert_int_equal(ns_w2v_index_nearest(ix[kind], q),
+		                 ns_w2v_nearest(&w, kind, q));
+	}
+	/* a duplicate decodes to the first of its pair */
+	uint32_t dup = 97 + 5;
+	assert_int_equal(ns_w2v_index_nearest(ix[0], w.vec + dup * dim),
+	                 w.value[dup - 1]);
+	ns_w2v_index_free(ix[0]);
+	ns_w2v_index_free(ix[1]);
+	ns_w2v_free(&w);
 }
 
 /* log1p, min-max and back give the value; outside values clamp; NaN
@@ -422,7 +488,7 @@ test_gen_flags_partial_block(void **state)
 	float f[20];
 	ns_gen_flags(3, 10, 5, f);
 	const float want[20] = {1, 0, 1, 0, 0, 1, 0, 1, 0, 1,
-				0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	                        0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 	assert_memory_equal(f, want, sizeof(want));
 }
 
@@ -434,7 +500,7 @@ test_gen_flags_full_block(void **state)
 	float f[20];
 	ns_gen_flags(5, 10, 5, f);
 	const float want[20] = {1, 0, 1, 0, 1, 0, 1, 0, 0, 1,
-				0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	                        0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 	assert_memory_equal(f, want, sizeof(want));
 	ns_gen_flags(12, 10, 5, f); /* longer than L: ends at L-1 */
 	assert_true(f[18] == 0.0f && f[19] == 1.0f);
@@ -478,9 +544,8 @@ test_layouts(void **state)
 	struct ns_encoder enc;
 	struct ns_dataset ds;
 	char err[256];
-	assert_int_equal(ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err, sizeof(err)), 0);
 	assert_int_equal(enc.attr.dim, 181);
 	assert_int_equal(enc.attr.n_heads, 32 + 32 + 3 + 11 + 1);
 	assert_int_equal(enc.n_classes, 3); /* two labels + unlabelled */
@@ -500,7 +565,7 @@ test_layouts(void **state)
 			assert_true(a[enc.attr_tag_off + 3 + 2 * c] == 1.0f);
 			float fs = a[180];
 			assert_true(fs >= c / 10.0f - 1e-6f &&
-				    fs <= (c + 1) / 10.0f + 1e-6f);
+			            fs <= (c + 1) / 10.0f + 1e-6f);
 		}
 	}
 	ns_encoder_free(&enc);
@@ -510,9 +575,8 @@ test_layouts(void **state)
 	struct ns_pkt_trace pt;
 	make_pkts(&pt, 1);
 	cfg.n_chunks = 1;
-	assert_int_equal(ns_encode_fit(&cfg, &pt, NULL, &enc, &ds, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    ns_encode_fit(&cfg, &pt, NULL, &enc, &ds, err, sizeof(err)), 0);
 	/* 128-bit IPs, one chunk: tags are [start] + one presence bit */
 	assert_int_equal(enc.ip_bits, 128);
 	assert_int_equal(enc.attr.dim, 256 + 256 + 30 + 4 + 1);
@@ -535,16 +599,14 @@ test_truncation(void **state)
 	(void)state;
 	struct ns_flow_trace ft = {0};
 	for (uint32_t k = 0; k < 10; k++) {
-		struct ns_flow_record r = flow_rec(1, 2, 3, 4, 6,
-						   T0 + k * MS, 0, 1, 40,
-						   NS_LABEL_NONE);
+		struct ns_flow_record r = flow_rec(1, 2, 3, 4, 6, T0 + k * MS,
+		                                   0, 1, 40, NS_LABEL_NONE);
 		r.packets = 1 + k;
 		assert_int_equal(ns_flow_trace_push(&ft, &r), 0);
 	}
 	for (uint32_t k = 0; k < 3; k++) {
-		struct ns_flow_record r = flow_rec(5, 6, 7, 8, 17,
-						   T0 + k * MS, 0, 1, 40,
-						   NS_LABEL_NONE);
+		struct ns_flow_record r = flow_rec(5, 6, 7, 8, 17, T0 + k * MS,
+		                                   0, 1, 40, NS_LABEL_NONE);
 		assert_int_equal(ns_flow_trace_push(&ft, &r), 0);
 	}
 	struct ns_encode_config cfg;
@@ -554,9 +616,8 @@ test_truncation(void **state)
 	struct ns_encoder enc;
 	struct ns_dataset ds;
 	char err[256];
-	assert_int_equal(ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err, sizeof(err)), 0);
 	assert_int_equal(ds.n_flows, 2);
 	assert_int_equal(ds.n_truncated, 1);
 	assert_int_equal(ds.n_dropped, 6);
@@ -570,9 +631,8 @@ test_truncation(void **state)
 	uint32_t *len;
 	pad_dataset(&ds, 4, &feat, &len);
 	struct ns_flow_trace out = {0};
-	assert_int_equal(ns_decode(&enc, ds.n_flows, ds.attr, feat, 4, len,
-				   NULL, &out),
-			 0);
+	assert_int_equal(
+	    ns_decode(&enc, ds.n_flows, ds.attr, feat, 4, len, NULL, &out), 0);
 	assert_int_equal(out.n, 7);
 	uint64_t seen = 0; /* the first four records: packets 1..4 */
 	for (size_t i = 0; i < out.n; i++)
@@ -586,9 +646,8 @@ test_truncation(void **state)
 	ns_dataset_free(&ds);
 
 	cfg.max_flow_len = 0; /* the data's longest */
-	assert_int_equal(ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err, sizeof(err)), 0);
 	assert_int_equal(ds.n_truncated, 0);
 	assert_int_equal(enc.max_flow_len, 10);
 	ns_encoder_free(&enc);
@@ -610,17 +669,16 @@ test_flow_round_trip(void **state)
 	struct ns_encoder enc;
 	struct ns_dataset ds;
 	char err[256];
-	assert_int_equal(ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err, sizeof(err)), 0);
 	assert_int_equal(ds.n_truncated, 0);
 	float *feat;
 	uint32_t *len;
 	pad_dataset(&ds, enc.max_flow_len, &feat, &len);
 	struct ns_flow_trace out = {0};
 	assert_int_equal(ns_decode(&enc, ds.n_flows, ds.attr, feat,
-				   enc.max_flow_len, len, NULL, &out),
-			 0);
+	                           enc.max_flow_len, len, NULL, &out),
+	                 0);
 	assert_int_equal(out.n, ft.n);
 	qsort(ft.v, ft.n, sizeof(*ft.v), flow_cmp);
 	qsort(out.v, out.n, sizeof(*out.v), flow_cmp);
@@ -638,12 +696,13 @@ test_flow_round_trip(void **state)
 		uint64_t tdb = b->last_ns - b->first_ns;
 		assert_near_u64(tda, tdb, 1e-5 * (double)tda + 2000);
 		assert_int_equal(a->packets, b->packets);
-		assert_near_u64(a->bytes, b->bytes, 1e-6 * (double)a->bytes + 1);
+		assert_near_u64(a->bytes, b->bytes,
+		                1e-6 * (double)a->bytes + 1);
 		if (a->label == NS_LABEL_NONE)
 			assert_int_equal(b->label, NS_LABEL_NONE);
 		else
 			assert_string_equal(ft.labels.name[a->label],
-					    out.labels.name[b->label]);
+			                    out.labels.name[b->label]);
 	}
 	free(feat);
 	free(len);
@@ -664,17 +723,16 @@ pkt_round_trip(int with_v6)
 	struct ns_encoder enc;
 	struct ns_dataset ds;
 	char err[256];
-	assert_int_equal(ns_encode_fit(&cfg, &pt, NULL, &enc, &ds, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    ns_encode_fit(&cfg, &pt, NULL, &enc, &ds, err, sizeof(err)), 0);
 	assert_int_equal(enc.ip_bits, with_v6 ? 128 : 32);
 	float *feat;
 	uint32_t *len;
 	pad_dataset(&ds, enc.max_flow_len, &feat, &len);
 	struct ns_pkt_trace out = {0};
 	assert_int_equal(ns_decode(&enc, ds.n_flows, ds.attr, feat,
-				   enc.max_flow_len, len, &out, NULL),
-			 0);
+	                           enc.max_flow_len, len, &out, NULL),
+	                 0);
 	assert_int_equal(out.n, pt.n);
 	qsort(pt.v, pt.n, sizeof(*pt.v), pkt_cmp);
 	qsort(out.v, out.n, sizeof(*out.v), pkt_cmp);
@@ -733,9 +791,8 @@ test_decode_garbage(void **state)
 	struct ns_encoder enc;
 	struct ns_dataset ds;
 	char err[256];
-	assert_int_equal(ns_encode_fit(&cfg, &pt, NULL, &enc, &ds, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    ns_encode_fit(&cfg, &pt, NULL, &enc, &ds, err, sizeof(err)), 0);
 	const float junk[4] = {NAN, INFINITY, -INFINITY, 1e30f};
 	uint32_t A = enc.attr.dim, F = enc.feat.dim, L = 3;
 	float *attr = malloc(4 * A * sizeof(*attr));
@@ -747,22 +804,22 @@ test_decode_garbage(void **state)
 	uint32_t len[4] = {3, 99, 0, 1}; /* 99 clamps to L, 0 is skipped */
 	struct ns_pkt_trace out = {0};
 	assert_int_equal(ns_decode(&enc, 4, attr, feat, L, len, &out, NULL),
-			 0);
+	                 0);
 	assert_int_equal(out.n, 3 + 3 + 1);
 	for (size_t i = 0; i < out.n; i++) {
 		const struct ns_pkt_record *r = &out.v[i];
 		assert_true(r->ip_len >= enc.cont_min[1] &&
-			    r->ip_len <= enc.cont_max[1]);
+		            r->ip_len <= enc.cont_max[1]);
 		assert_true(r->ip_id <= 65535);
 		assert_true(r->ts_ns >= enc.t0_ns);
 		assert_true((r->ip_frag >> 13) <= 2);
 		assert_true(ns_w2v_lookup(&enc.w2v, NS_TOK_PROTO, r->proto) >=
-			    0);
+		            0);
 	}
 	/* the wrong kind of output trace is refused */
 	struct ns_flow_trace ft = {0};
 	assert_int_equal(ns_decode(&enc, 4, attr, feat, L, len, NULL, &ft),
-			 -1);
+	                 -1);
 	free(attr);
 	free(feat);
 	ns_pkt_trace_free(&out);
@@ -785,29 +842,25 @@ test_encode_errors(void **state)
 	struct ns_dataset ds;
 	char err[256];
 	err[0] = 0;
-	assert_int_equal(ns_encode_fit(&cfg, &empty, &ft, &enc, &ds, err,
-				       sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    ns_encode_fit(&cfg, &empty, &ft, &enc, &ds, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "exactly one"));
-	assert_int_equal(ns_encode_fit(&cfg, &empty, NULL, &enc, &ds, err,
-				       sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    ns_encode_fit(&cfg, &empty, NULL, &enc, &ds, err, sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "empty"));
 	cfg.n_chunks = 65;
-	assert_int_equal(ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err,
-				       sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "n_chunks"));
 	cfg.n_chunks = 64; /* the most a mask holds */
-	assert_int_equal(ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err, sizeof(err)), 0);
 	ns_encoder_free(&enc);
 	ns_dataset_free(&ds);
 	cfg.w2v_dim = 0;
-	assert_int_equal(ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err,
-				       sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "w2v_dim"));
 	ns_flow_trace_free(&ft);
 }
@@ -826,11 +879,11 @@ serialise(const struct ns_encoder *enc, size_t *len)
 }
 
 static int
-deserialise(const uint8_t *buf, size_t len, struct ns_encoder *enc,
-	    char *err, size_t errlen)
+deserialise(const uint8_t *buf, size_t len, struct ns_encoder *enc, char *err,
+            size_t errlen)
 {
-	FILE *f = fmemopen(len ? (void *)buf : (void *)"", len ? len : 1,
-			   "rb");
+	FILE *f =
+	    fmemopen(len ? (void *)buf : (void *)"", len ? len : 1, "rb");
 	assert_non_null(f);
 	if (!len)
 		fgetc(f); /* an empty stream */
@@ -848,9 +901,8 @@ fit_flows(struct ns_encoder *enc)
 	ns_encode_config_default(&cfg);
 	struct ns_dataset ds;
 	char err[256];
-	assert_int_equal(ns_encode_fit(&cfg, NULL, &ft, enc, &ds, err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    ns_encode_fit(&cfg, NULL, &ft, enc, &ds, err, sizeof(err)), 0);
 	ns_dataset_free(&ds);
 	ns_flow_trace_free(&ft);
 }
@@ -866,9 +918,9 @@ assert_same_encoder(const struct ns_encoder *a, const struct ns_encoder *b)
 	assert_int_equal(a->max_flow_len, b->max_flow_len);
 	assert_int_equal(a->n_cont, b->n_cont);
 	assert_memory_equal(a->cont_min, b->cont_min,
-			    a->n_cont * sizeof(double));
+	                    a->n_cont * sizeof(double));
 	assert_memory_equal(a->cont_max, b->cont_max,
-			    a->n_cont * sizeof(double));
+	                    a->n_cont * sizeof(double));
 	assert_int_equal(a->n_classes, b->n_classes);
 	assert_int_equal(a->labels.n, b->labels.n);
 	for (unsigned k = 0; k < a->labels.n; k++)
@@ -877,9 +929,9 @@ assert_same_encoder(const struct ns_encoder *a, const struct ns_encoder *b)
 	assert_int_equal(a->w2v.n_tokens, b->w2v.n_tokens);
 	assert_memory_equal(a->w2v.kind, b->w2v.kind, a->w2v.n_tokens);
 	assert_memory_equal(a->w2v.value, b->w2v.value,
-			    a->w2v.n_tokens * sizeof(uint32_t));
+	                    a->w2v.n_tokens * sizeof(uint32_t));
 	assert_memory_equal(a->w2v.vec, b->w2v.vec,
-			    a->w2v.n_tokens * a->w2v.dim * sizeof(float));
+	                    a->w2v.n_tokens * a->w2v.dim * sizeof(float));
 	assert_memory_equal(&a->attr, &b->attr, sizeof(a->attr));
 	assert_memory_equal(&a->feat, &b->feat, sizeof(a->feat));
 	assert_int_equal(a->attr_tag_off, b->attr_tag_off);
@@ -932,7 +984,7 @@ test_io_truncated(void **state)
 		char err[256] = "";
 		if (deserialise(buf, n, &back, err, sizeof(err)) != -1)
 			fail_msg("a %zu-byte prefix of %zu was accepted", n,
-				 len);
+			         len);
 		assert_true(strncmp(err, "encoder: ", 9) == 0 && err[9]);
 		assert_null(back.w2v.vec);
 	}
@@ -993,26 +1045,27 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ip_bits_v4),
-		cmocka_unit_test(test_ip_bits_v6),
-		cmocka_unit_test(test_w2v_deterministic),
-		cmocka_unit_test(test_w2v_cooccurrence),
-		cmocka_unit_test(test_w2v_nearest_self),
-		cmocka_unit_test(test_scale_round_trip),
-		cmocka_unit_test(test_flow_tags_example),
-		cmocka_unit_test(test_gen_flags_partial_block),
-		cmocka_unit_test(test_gen_flags_full_block),
-		cmocka_unit_test(test_gen_length),
-		cmocka_unit_test(test_layouts),
-		cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_flow_round_trip),
-		cmocka_unit_test(test_pkt_round_trip_v4),
-		cmocka_unit_test(test_pkt_round_trip_v6),
-		cmocka_unit_test(test_decode_garbage),
-		cmocka_unit_test(test_encode_errors),
-		cmocka_unit_test(test_io_round_trip),
-		cmocka_unit_test(test_io_truncated),
-		cmocka_unit_test(test_io_corrupt),
+	    cmocka_unit_test(test_ip_bits_v4),
+	    cmocka_unit_test(test_ip_bits_v6),
+	    cmocka_unit_test(test_w2v_deterministic),
+	    cmocka_unit_test(test_w2v_cooccurrence),
+	    cmocka_unit_test(test_w2v_nearest_self),
+	    cmocka_unit_test(test_w2v_index_matches_brute_force),
+	    cmocka_unit_test(test_scale_round_trip),
+	    cmocka_unit_test(test_flow_tags_example),
+	    cmocka_unit_test(test_gen_flags_partial_block),
+	    cmocka_unit_test(test_gen_flags_full_block),
+	    cmocka_unit_test(test_gen_length),
+	    cmocka_unit_test(test_layouts),
+	    cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_flow_round_trip),
+	    cmocka_unit_test(test_pkt_round_trip_v4),
+	    cmocka_unit_test(test_pkt_round_trip_v6),
+	    cmocka_unit_test(test_decode_garbage),
+	    cmocka_unit_test(test_encode_errors),
+	    cmocka_unit_test(test_io_round_trip),
+	    cmocka_unit_test(test_io_truncated),
+	    cmocka_unit_test(test_io_corrupt),
 	};
 	return cmocka_run_group_tests_name("encode", tests, NULL, NULL);
 }

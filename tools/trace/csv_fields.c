@@ -51,7 +51,7 @@ quote_end(const char *p, const char *end)
 
 int
 ns_split(struct ns_field line, char sep, int quotes, struct ns_field *out,
-	 int max)
+         int max)
 {
 	const char *p = line.p, *end = line.p + line.len;
 	int n = 0;
@@ -314,7 +314,7 @@ scale_decimal(struct decimal *d, unsigned scale, uint64_t *v)
 
 const char *
 ns_parse_fixed(struct ns_field f, unsigned scale, uint64_t max, uint64_t *v,
-	       int *inexact)
+               int *inexact)
 {
 	f = ns_trim(f);
 	const char *p = f.p, *end = f.p + f.len;
@@ -364,11 +364,11 @@ is_leap(unsigned y)
 static uint64_t
 days_since_epoch(unsigned y, unsigned m, unsigned d)
 {
-	static const unsigned before[12] = {0,	 31,  59,  90,	120, 151,
-					    181, 212, 243, 273, 304, 334};
+	static const unsigned before[12] = {0,   31,  59,  90,  120, 151,
+	                                    181, 212, 243, 273, 304, 334};
 	unsigned p = y - 1; /* leap years in [1, y) less those in [1, 1970) */
-	uint64_t leaps = p / 4 - p / 100 + p / 400 - (1969 / 4 - 1969 / 100 +
-						      1969 / 400);
+	uint64_t leaps =
+	    p / 4 - p / 100 + p / 400 - (1969 / 4 - 1969 / 100 + 1969 / 400);
 	uint64_t days = (uint64_t)(y - 1970) * 365 + leaps + before[m - 1];
 	return days + (m > 2 && is_leap(y)) + d - 1;
 }
@@ -396,7 +396,7 @@ const char *
 ns_parse_utc(struct ns_field f, uint64_t *ns)
 {
 	static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30,
-					   31, 31, 30, 31, 30, 31};
+	                                   31, 31, 30, 31, 30, 31};
 	f = ns_trim(f);
 	const char *p = f.p, *end = f.p + f.len;
 	unsigned y, mo, d, h, mi, s;
@@ -413,13 +413,12 @@ ns_parse_utc(struct ns_field f, uint64_t *ns)
 	if (!p || p != end)
 		return "not a date and time (YYYY-MM-DD hh:mm:ss)";
 	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-	    (mo == 2 && d == 29 && !is_leap(y)) || h > 23 || mi > 59 ||
-	    s > 59)
+	    (mo == 2 && d == 29 && !is_leap(y)) || h > 23 || mi > 59 || s > 59)
 		return "impossible date or time";
 	if (y < 1970 || y > 2500)
 		return "year outside 1970-2500";
-	uint64_t secs = days_since_epoch(y, mo, d) * 86400 + h * 3600u +
-			mi * 60u + s;
+	uint64_t secs =
+	    days_since_epoch(y, mo, d) * 86400 + h * 3600u + mi * 60u + s;
 	*ns = secs * 1000000000u + frac;
 	return NULL;
 }
@@ -462,7 +461,7 @@ ns_is_mac(struct ns_field f)
 		return 0;
 	for (size_t i = 0; i < 17; i++) {
 		if (i % 3 == 2 ? f.p[i] != ':' && f.p[i] != '-'
-			       : ns_hex_digit(f.p[i]) < 0)
+		               : ns_hex_digit(f.p[i]) < 0)
 			return 0;
 	}
 	return 1;

@@ -36,7 +36,7 @@ int ns_lines_next(struct ns_lines *c, struct ns_field *line);
  * with '"' runs to the matching '"'. Returns how many fields the line has
  * (can exceed max), or -1 for unbalanced quotes. */
 int ns_split(struct ns_field line, char sep, int quotes, struct ns_field *out,
-	     int max);
+             int max);
 
 /* f without leading and trailing blanks (space, tab). */
 struct ns_field ns_trim(struct ns_field f);
@@ -68,7 +68,7 @@ const char *ns_parse_hex(struct ns_field f, uint64_t max, uint64_t *v);
  * 10^scale, rounded half up to an integer no larger than max; exact for
  * every decimal input. *inexact (if not NULL) tells that it rounded. */
 const char *ns_parse_fixed(struct ns_field f, unsigned scale, uint64_t max,
-			   uint64_t *v, int *inexact);
+                           uint64_t *v, int *inexact);
 
 /* "YYYY-MM-DD hh:mm:ss[.fraction]" ('/' also separates the date, 'T' the
  * time) in UTC, to ns since the Unix epoch. */
@@ -81,29 +81,29 @@ const char *ns_parse_addr(struct ns_field f, uint8_t addr[16], int *ver);
 /* Does f look like an Ethernet MAC address (aa:bb:cc:dd:ee:ff)? */
 int ns_is_mac(struct ns_field f);
 
-/* A CSV file with a header line: the header's columns, looked up by name,
- * and one row at a time. */
+/* csv_rows.c: a CSV file with a header line, its columns looked up by
+ * name, read one row at a time. */
 struct ns_csv {
 	struct ns_lines lines;
 	char sep;
-	int quotes;			/* '"' quotes fields */
-	int ncols;			/* columns in the header, -1: none */
+	int quotes; /* '"' quotes fields */
+	int ncols;  /* columns in the header, -1: none */
 	int nwant;
-	int idx[NS_CSV_MAX_WANT];	/* column of each wanted name or -1 */
-	const char *const *names;	/* the wanted names, for messages */
-	const char *unset;		/* "no value" text, or NULL */
+	int idx[NS_CSV_MAX_WANT]; /* column of each wanted name or -1 */
+	const char *const *names; /* the wanted names, for messages */
+	const char *unset;        /* "no value" text, or NULL */
 	struct ns_diag *diag;
 	/* Lines to pass over silently (a trailer); NULL: none. */
 	int (*skip)(struct ns_csv *c, struct ns_field line);
-	int state;			/* for skip's own use */
-	int stop;			/* strict rejection: stop reading */
-	int n;				/* fields in the current row */
+	int state; /* for skip's own use */
+	int stop;  /* strict rejection: stop reading */
+	int n;     /* fields in the current row */
 	struct ns_field f[NS_CSV_MAX_COLS];
 };
 
 /* Start reading buf; nwant names are looked up in the header. */
 void ns_csv_init(struct ns_csv *c, const char *buf, size_t len,
-		 const char *const *names, int nwant, struct ns_diag *diag);
+                 const char *const *names, int nwant, struct ns_diag *diag);
 
 /* Read the header (the first line that is not blank), pick the separator
  * (tab when it has tabs and no commas, else comma) and look the names up.
@@ -114,7 +114,7 @@ int ns_csv_header(struct ns_csv *c, unsigned required, const char *expected);
 /* Look up names in header fields hdr[0..n-1] into idx; a name found twice
  * is a fatal error. Returns 0 or -1. */
 int ns_csv_map(struct ns_csv *c, const struct ns_field *hdr, int n,
-	       unsigned required, const char *expected);
+               unsigned required, const char *expected);
 
 /* Next row with as many fields as the header: 1, or 0 at the end, or -1
  * after a strict rejection. Blank lines are skipped; rows with another
@@ -136,16 +136,16 @@ int ns_csv_is_unset(const struct ns_csv *c, int col);
 
 /* Reject the row for reason; always returns -1. */
 int ns_csv_bad(struct ns_csv *c, const char *reason, int col,
-	       const char *cause);
+               const char *cause);
 
 /* A number (see ns_parse_fixed) rounded at scale; with unset_zero the
  * "no value" text reads as 0. */
 int ns_csv_fixed(struct ns_csv *c, int col, unsigned scale, uint64_t max,
-		 int unset_zero, uint64_t *v);
+                 int unset_zero, uint64_t *v);
 
 /* A whole number (decimal, "80.0" allowed; hex if allowed). */
 int ns_csv_whole(struct ns_csv *c, int col, uint64_t max, int hex,
-		 int unset_zero, uint64_t *v);
+                 int unset_zero, uint64_t *v);
 
 int ns_csv_addr(struct ns_csv *c, int col, uint8_t addr[16], int *ver);
 

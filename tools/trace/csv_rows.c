@@ -7,7 +7,7 @@
 
 void
 ns_csv_init(struct ns_csv *c, const char *buf, size_t len,
-	    const char *const *names, int nwant, struct ns_diag *diag)
+            const char *const *names, int nwant, struct ns_diag *diag)
 {
 	ns_lines_init(&c->lines, buf, len);
 	c->sep = ',';
@@ -40,7 +40,7 @@ ns_csv_header(struct ns_csv *c, unsigned required, const char *expected)
 	do {
 		if (!ns_lines_next(&c->lines, &line)) {
 			ns_diag_error(c->diag, "missing_header", 1,
-				      "no header line; expected %s", expected);
+			              "no header line; expected %s", expected);
 			return -1;
 		}
 	} while (!ns_trim(line).len);
@@ -48,11 +48,11 @@ ns_csv_header(struct ns_csv *c, unsigned required, const char *expected)
 	int n = ns_split(line, c->sep, c->quotes, c->f, NS_CSV_MAX_COLS);
 	if (n < 0 || n > NS_CSV_MAX_COLS) {
 		ns_diag_error(c->diag, "bad_header", 1,
-			      "line %llu: the header %s; expected %s",
-			      (unsigned long long)c->lines.no,
-			      n < 0 ? "has unbalanced quotes"
-				    : "has over 256 columns",
-			      expected);
+		              "line %llu: the header %s; expected %s",
+		              (unsigned long long)c->lines.no,
+		              n < 0 ? "has unbalanced quotes"
+		                    : "has over 256 columns",
+		              expected);
 		return -1;
 	}
 	return ns_csv_map(c, c->f, n, required, expected);
@@ -60,7 +60,7 @@ ns_csv_header(struct ns_csv *c, unsigned required, const char *expected)
 
 int
 ns_csv_map(struct ns_csv *c, const struct ns_field *hdr, int n,
-	   unsigned required, const char *expected)
+           unsigned required, const char *expected)
 {
 	unsigned long long line = (unsigned long long)c->lines.no;
 	c->ncols = n;
@@ -73,18 +73,18 @@ ns_csv_map(struct ns_csv *c, const struct ns_field *hdr, int n,
 				continue;
 			if (c->idx[w] >= 0) {
 				ns_diag_error(c->diag, "bad_header", 1,
-					      "line %llu: column '%s' appears "
-					      "twice in the header",
-					      line, c->names[w]);
+				              "line %llu: column '%s' appears "
+				              "twice in the header",
+				              line, c->names[w]);
 				return -1;
 			}
 			c->idx[w] = i;
 		}
 		if (c->idx[w] < 0 && (required >> w & 1)) {
 			ns_diag_error(c->diag, "missing_header", 1,
-				      "line %llu: no column '%s' in the "
-				      "header; expected %s",
-				      line, c->names[w], expected);
+			              "line %llu: no column '%s' in the "
+			              "header; expected %s",
+			              line, c->names[w], expected);
 			return -1;
 		}
 	}
@@ -99,14 +99,14 @@ ns_csv_reject_row(struct ns_csv *c, struct ns_field line, int n)
 	int rc;
 	if (n < 0)
 		rc = ns_diag_reject(c->diag, "bad_row", c->lines.no,
-				    "unbalanced double quotes ('%s')", shown);
+		                    "unbalanced double quotes ('%s')", shown);
 	else
 		rc = ns_diag_reject(c->diag, "bad_row", c->lines.no,
-				    "%s%d fields where the header has %d "
-				    "('%s')",
-				    n > NS_CSV_MAX_COLS ? "over " : "",
-				    n > NS_CSV_MAX_COLS ? NS_CSV_MAX_COLS : n,
-				    c->ncols, shown);
+		                    "%s%d fields where the header has %d "
+		                    "('%s')",
+		                    n > NS_CSV_MAX_COLS ? "over " : "",
+		                    n > NS_CSV_MAX_COLS ? NS_CSV_MAX_COLS : n,
+		                    c->ncols, shown);
 	if (rc)
 		c->stop = 1;
 	return rc;
@@ -119,8 +119,8 @@ ns_csv_next(struct ns_csv *c)
 	while (ns_lines_next(&c->lines, &line)) {
 		if (!ns_trim(line).len || (c->skip && c->skip(c, line)))
 			continue;
-		int n = ns_split(line, c->sep, c->quotes, c->f,
-				 NS_CSV_MAX_COLS);
+		int n =
+		    ns_split(line, c->sep, c->quotes, c->f, NS_CSV_MAX_COLS);
 		c->n = n < 0 ? 0 : n;
 		if (n == c->ncols)
 			return 1;
@@ -161,31 +161,30 @@ ns_csv_bad(struct ns_csv *c, const char *reason, int col, const char *cause)
 {
 	char shown[40];
 	ns_field_show(ns_csv_get(c, col), shown, sizeof(shown));
-	const char *name = col >= 0 && col < c->nwant && c->names[col]
-				   ? c->names[col]
-				   : "?";
+	const char *name =
+	    col >= 0 && col < c->nwant && c->names[col] ? c->names[col] : "?";
 	if (ns_diag_reject(c->diag, reason, c->lines.no,
-			   "field '%s': %s ('%s')", name, cause, shown))
+	                   "field '%s': %s ('%s')", name, cause, shown))
 		c->stop = 1;
 	return -1;
 }
 
 int
 ns_csv_fixed(struct ns_csv *c, int col, unsigned scale, uint64_t max,
-	     int unset_zero, uint64_t *v)
+             int unset_zero, uint64_t *v)
 {
 	if (unset_zero && ns_csv_is_unset(c, col)) {
 		*v = 0;
 		return 0;
 	}
 	const char *cause =
-		ns_parse_fixed(ns_csv_get(c, col), scale, max, v, NULL);
+	    ns_parse_fixed(ns_csv_get(c, col), scale, max, v, NULL);
 	return cause ? ns_csv_bad(c, "bad_field", col, cause) : 0;
 }
 
 int
-ns_csv_whole(struct ns_csv *c, int col, uint64_t max, int hex,
-	     int unset_zero, uint64_t *v)
+ns_csv_whole(struct ns_csv *c, int col, uint64_t max, int hex, int unset_zero,
+             uint64_t *v)
 {
 	if (unset_zero && ns_csv_is_unset(c, col)) {
 		*v = 0;

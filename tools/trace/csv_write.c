@@ -70,7 +70,7 @@ put_label(FILE *f, const struct ns_label_table *t, uint16_t label)
 
 static void
 put_flow(FILE *f, const struct ns_label_table *t,
-	 const struct ns_flow_record *r)
+         const struct ns_flow_record *r)
 {
 	int ver = r->ip_version == 6 ? 6 : 4;
 	put_addr(f, r->src_addr, ver);
@@ -79,8 +79,8 @@ put_flow(FILE *f, const struct ns_label_table *t,
 	fprintf(f, ",%u,%u,", r->src_port, r->dst_port);
 	put_proto(f, r->proto);
 	fprintf(f, ",%" PRIu64 ",", r->first_ns / 1000);
-	put_seconds(f, r->last_ns > r->first_ns ? r->last_ns - r->first_ns
-						 : 0);
+	put_seconds(f,
+	            r->last_ns > r->first_ns ? r->last_ns - r->first_ns : 0);
 	fprintf(f, ",%" PRIu64 ",%" PRIu64 ",", r->packets, r->bytes);
 	put_label(f, t, r->label);
 	fputc('\n', f);
@@ -116,11 +116,12 @@ put_pkt(FILE *f, const struct ns_pkt_record *r)
 	put_addr(f, r->dst_addr, ver);
 	fprintf(f, ",%u,%u,", r->src_port, r->dst_port);
 	put_proto(f, r->proto);
-	fprintf(f, ",%" PRIu64 ",%" PRIu32 ",%d,%d,%u,%" PRIu32 ",%u,%u,%u,%u\n",
-		r->ts_ns / 1000, r->ip_len, ver, ver == 4 ? 5 : 0, r->tos,
-		r->ip_id, (unsigned)r->ip_frag >> 13,
-		r->ip_frag & NS_FRAG_OFFSET_MASK, r->ttl,
-		ver == 4 ? ns_ipv4_csum(r) : 0u);
+	fprintf(f,
+	        ",%" PRIu64 ",%" PRIu32 ",%d,%d,%u,%" PRIu32 ",%u,%u,%u,%u\n",
+	        r->ts_ns / 1000, r->ip_len, ver, ver == 4 ? 5 : 0, r->tos,
+	        r->ip_id, (unsigned)r->ip_frag >> 13,
+	        r->ip_frag & NS_FRAG_OFFSET_MASK, r->ttl,
+	        ver == 4 ? ns_ipv4_csum(r) : 0u);
 }
 
 int
@@ -138,7 +139,7 @@ ns_fprint_pkt_csv(FILE *f, const struct ns_pkt_trace *t)
  * temporary file is removed on any error. */
 static int
 write_atomic(const char *path, int (*print)(FILE *, const void *),
-	     const void *arg)
+             const void *arg)
 {
 	size_t n = strlen(path);
 	char *tmp = malloc(n + sizeof(".XXXXXX"));

@@ -33,21 +33,20 @@ static_assert(C_COUNT <= NS_CSV_MAX_WANT, "room for every column");
 struct layout {
 	enum ns_format fmt;
 	const char *names[C_COUNT]; /* header names; NULL: not used */
-	unsigned optional;	    /* columns that may be absent */
-	const char *unset;	    /* the "no value" text, or NULL */
-	const char *expected;	    /* the header, for messages */
+	unsigned optional;          /* columns that may be absent */
+	const char *unset;          /* the "no value" text, or NULL */
+	const char *expected;       /* the header, for messages */
 	int (*times)(struct ns_csv *c, struct ns_flow_record *r);
 };
 
 #define BIT(c) (1u << (c))
-#define NS_PER_SEC 1000000000ull
 
+/* last_ns from the duration column (seconds) and first_ns. */
 static int
-netshare_times(struct ns_csv *c, struct ns_flow_record *r)
+add_duration(struct ns_csv *c, int unset_zero, struct ns_flow_record *r)
 {
 	uint64_t td;
-	if (ns_csv_fixed(c, C_TS, 3, UINT64_MAX, 0, &r->first_ns) ||
-	    ns_csv_fixed(c, C_TD, 9, UINT64_MAX, 0, &td))
+	if (ns_csv_fixed(c, C_TD, 9, UINT64_MAX, unset_zero, &td))
 		return -1;
 	if (td > UINT64_MAX - r->first_ns)
 		return ns_csv_bad(c, "bad_field", C_TD, "too large");
@@ -55,17 +54,22 @@ netshare_times(struct ns_csv *c, struct ns_flow_record *r)
 	return 0;
 }
 
+/* ts in µs, td in seconds */
+static int
+netshare_times(struct ns_csv *c, struct ns_flow_record *r)
+{
+	if (ns_csv_fixed(c, C_TS, 3, UINT64_MAX, 0, &r->first_ns))
+		return -1;
+	return add_duration(c, 0, r);
+}
+
+/* ts in epoch seconds, duration in seconds or '-' */
 static int
 zeek_times(struct ns_csv *c, struct ns_flow_record *r)
 {
-	uint64_t td;
-	if (ns_csv_fixed(c, C_TS, 9, UINT64_MAX, 0, &r->first_ns) ||
-	    ns_csv_fixed(c, C_TD, 9, UINT64_MAX, 1, &td))
+	if (ns_csv_fixed(c, C_TS, 9, UINT64_MAX, 0, &r->first_ns))
 		return -1;
-	if (td > UINT64_MAX - r->first_ns)
-		return ns_csv_bad(c, "bad_field", C_TD, "too large");
-	r->last_ns = r->first_ns + td;
-	return 0;
+	return add_duration(c, 1, r);
 }
 
 /* A date and time in UTC, or epoch seconds (ra -u). */
@@ -84,40 +88,30 @@ get_time(struct ns_csv *c, int col, uint64_t *ns)
 static int
 argus_times(struct ns_csv *c, struct ns_flow_record *r)
 {
-	uint64_t td;
-	if (get_time(c, C_TS, &r->first_ns) ||
-	    ns_csv_fixed(c, C_TD, 9, UINT64_MAX, 1, &td))
+	if (get_time(c, C_TS, &r->first_ns))
 		return -1;
-	if (td > UINT64_MAX - r->first_ns)
-		return ns_csv_bad(c, "bad_field", C_TD, "too large");
-	r->last_ns = r->first_ns + td;
-	return 0;
+	return add_duration(c, 1, r);
 }
 
 static int
 nfdump_times(struct ns_csv *c, struct ns_flow_record *r)
 {
-	if (get_time(c, C_TS, &r->first_ns) ||
-	    get_time(c, C_TE, &r->last_ns))
+	if (get_time(c, C_TS, &r->first_ns) || get_time(c, C_TE, &r->last_ns))
 		return -1;
 	if (r->last_ns < r->first_ns)
 		return ns_csv_bad(c, "bad_field", C_TE, "before ts");
 	return 0;
 }
 
+/* clang-format off */
 static const struct layout netshare = {
 	.fmt = NS_FMT_NETSHARE_FLOW,
-	.names = {[C_SRC] = "srcip",
-		  [C_DST] = "dstip",
-		  [C_SPORT] = "srcport",
-		  [C_DPORT] = "dstport",
-		  [C_PROTO] = "proto",
-		  [C_TS] = "ts",
-		  [C_TD] = "td",
-		  [C_PKT] = "pkt",
-		  [C_BYT] = "byt",
-		  [C_LABEL] = "type",
-		  [C_LABEL2] = "label"},
+	.names = {
+		[C_SRC] = "srcip", [C_DST] = "dstip", [C_SPORT] = "srcport",
+		[C_DPORT] = "dstport", [C_PROTO] = "proto", [C_TS] = "ts",
+		[C_TD] = "td", [C_PKT] = "pkt", [C_BYT] = "byt",
+		[C_LABEL] = "type", [C_LABEL2] = "label",
+	},
 	.optional = BIT(C_LABEL) | BIT(C_LABEL2),
 	.expected = "srcip,dstip,srcport,dstport,proto,ts,td,pkt,byt[,type]",
 	.times = netshare_times,
@@ -125,17 +119,12 @@ static const struct layout netshare = {
 
 static const struct layout nfdump = {
 	.fmt = NS_FMT_NFDUMP_CSV,
-	.names = {[C_TS] = "ts",
-		  [C_TE] = "te",
-		  [C_SRC] = "sa",
-		  [C_DST] = "da",
-		  [C_SPORT] = "sp",
-		  [C_DPORT] = "dp",
-		  [C_PROTO] = "pr",
-		  [C_FLG] = "flg",
-		  [C_TOS] = "stos",
-		  [C_PKT] = "ipkt",
-		  [C_BYT] = "ibyt"},
+	.names = {
+		[C_TS] = "ts", [C_TE] = "te", [C_SRC] = "sa", [C_DST] = "da",
+		[C_SPORT] = "sp", [C_DPORT] = "dp", [C_PROTO] = "pr",
+		[C_FLG] = "flg", [C_TOS] = "stos", [C_PKT] = "ipkt",
+		[C_BYT] = "ibyt",
+	},
 	.optional = BIT(C_FLG) | BIT(C_TOS),
 	.expected = "nfdump -o csv columns ts,te,td,sa,da,sp,dp,pr,flg,...,"
 		    "ipkt,ibyt",
@@ -144,18 +133,14 @@ static const struct layout nfdump = {
 
 static const struct layout zeek = {
 	.fmt = NS_FMT_ZEEK_CONN,
-	.names = {[C_TS] = "ts",
-		  [C_SRC] = "id.orig_h",
-		  [C_SPORT] = "id.orig_p",
-		  [C_DST] = "id.resp_h",
-		  [C_DPORT] = "id.resp_p",
-		  [C_PROTO] = "proto",
-		  [C_TD] = "duration",
-		  [C_PKT] = "orig_pkts",
-		  [C_PKT2] = "resp_pkts",
-		  [C_BYT] = "orig_ip_bytes",
-		  [C_BYT2] = "resp_ip_bytes",
-		  [C_LABEL] = "label"},
+	.names = {
+		[C_TS] = "ts", [C_SRC] = "id.orig_h", [C_SPORT] = "id.orig_p",
+		[C_DST] = "id.resp_h", [C_DPORT] = "id.resp_p",
+		[C_PROTO] = "proto", [C_TD] = "duration",
+		[C_PKT] = "orig_pkts", [C_PKT2] = "resp_pkts",
+		[C_BYT] = "orig_ip_bytes", [C_BYT2] = "resp_ip_bytes",
+		[C_LABEL] = "label",
+	},
 	.optional = BIT(C_LABEL),
 	.unset = "-",
 	.expected = "#fields ts ... id.orig_h id.orig_p id.resp_h id.resp_p "
@@ -166,23 +151,21 @@ static const struct layout zeek = {
 
 static const struct layout argus = {
 	.fmt = NS_FMT_ARGUS,
-	.names = {[C_TS] = "StartTime",
-		  [C_TD] = "Dur",
-		  [C_PROTO] = "Proto",
-		  [C_SRC] = "SrcAddr",
-		  [C_SPORT] = "Sport",
-		  [C_DST] = "DstAddr",
-		  [C_DPORT] = "Dport",
-		  [C_TOS] = "sTos",
-		  [C_PKT] = "TotPkts",
-		  [C_BYT] = "TotBytes",
-		  [C_LABEL] = "Label"},
+	.names = {
+		[C_TS] = "StartTime", [C_TD] = "Dur", [C_PROTO] = "Proto",
+		[C_SRC] = "SrcAddr", [C_SPORT] = "Sport",
+		[C_DST] = "DstAddr", [C_DPORT] = "Dport", [C_TOS] = "sTos",
+		[C_PKT] = "TotPkts", [C_BYT] = "TotBytes",
+		[C_LABEL] = "Label",
+	},
 	.optional = BIT(C_TOS) | BIT(C_LABEL),
 	.unset = "",
-	.expected = "StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,"
-		    "State,sTos,dTos,TotPkts,TotBytes,SrcBytes,[SrcPkts,]Label",
+	.expected = "StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,"
+		    "Dport,State,sTos,dTos,TotPkts,TotBytes,SrcBytes,"
+		    "[SrcPkts,]Label",
 	.times = argus_times,
 };
+/* clang-format on */
 
 static unsigned
 required_cols(const struct layout *l)
@@ -203,16 +186,22 @@ name_in(struct ns_field f, const char *const *list)
 	return 0;
 }
 
-/* Argus's names for IP protocols that ns_proto_from_str lacks. */
+/* Argus's (/etc/protocols') names that ns_proto_from_str lacks. */
 static int
 proto_alias(struct ns_field f)
 {
-	static const char *const udp[] = {"rtp", "rtcp", "udt", NULL};
-	static const char *const ipip[] = {"ipnip", "ipip", NULL};
-	if (name_in(f, udp))
-		return 17;
-	if (name_in(f, ipip))
-		return 4;
+	static const struct {
+		const char *name;
+		int num;
+	} alias[] = {
+	    {"rtp", 17},        {"rtcp", 17},       {"udt", 17},
+	    {"ipnip", 4},       {"ipv6-route", 43}, {"ipv6-frag", 44},
+	    {"ipv6-nonxt", 59}, {"ipv6-opts", 60},  {"ospf", 89},
+	    {"vrrp", 112},      {"l2tp", 115},
+	};
+	for (size_t i = 0; i < sizeof(alias) / sizeof(*alias); i++)
+		if (ns_field_is(f, alias[i].name))
+			return alias[i].num;
 	return -1;
 }
 
@@ -220,8 +209,8 @@ static int
 get_proto(struct ns_csv *c, struct ns_flow_record *r)
 {
 	static const char *const not_ip[] = {
-		"arp", "rarp", "llc", "man", "ipx", "stp", "lldp", "lacp",
-		"aarp", "ethertype", NULL};
+	    "arp",  "rarp", "llc",  "man",       "ipx", "stp",
+	    "lldp", "lacp", "aarp", "ethertype", NULL};
 	struct ns_field f = ns_csv_get(c, C_PROTO);
 	int p = ns_proto_from_str(f.p, f.len);
 	if (p < 0)
@@ -252,7 +241,7 @@ get_addrs(struct ns_csv *c, struct ns_flow_record *r)
 		return -1;
 	if (sv != dv)
 		return ns_csv_bad(c, "bad_field", C_DST,
-				  "IP version differs from the source's");
+		                  "IP version differs from the source's");
 	r->ip_version = (uint8_t)sv;
 	return 0;
 }
@@ -273,9 +262,10 @@ nfdump_icmp(struct ns_csv *c, struct ns_flow_record *r)
 	if (dot) {
 		struct ns_field t = {f.p, (size_t)(dot - f.p), 0};
 		struct ns_field k = {dot + 1, f.len - t.len - 1, 0};
-		if (ns_parse_uint(t, 255, &type) || ns_parse_uint(k, 255, &code))
+		if (ns_parse_uint(t, 255, &type) ||
+		    ns_parse_uint(k, 255, &code))
 			return ns_csv_bad(c, "bad_field", C_DPORT,
-					  "not an ICMP type.code");
+			                  "not an ICMP type.code");
 	} else {
 		uint64_t v;
 		if (ns_csv_whole(c, C_DPORT, 65535, 0, 0, &v))
@@ -306,12 +296,13 @@ get_ports(struct ns_csv *c, const struct layout *l, struct ns_flow_record *r)
 /* Column col plus col2 when the layout has it (Zeek's two directions). */
 static int
 get_sum(struct ns_csv *c, const struct layout *l, int col, int col2,
-	uint64_t *v)
+        uint64_t *v)
 {
 	int unset = l->unset != NULL;
 	uint64_t b = 0;
 	if (ns_csv_fixed(c, col, 0, UINT64_MAX, unset, v) ||
-	    (l->names[col2] && ns_csv_fixed(c, col2, 0, UINT64_MAX, unset, &b)))
+	    (l->names[col2] &&
+	     ns_csv_fixed(c, col2, 0, UINT64_MAX, unset, &b)))
 		return -1;
 	if (b > UINT64_MAX - *v)
 		return ns_csv_bad(c, "bad_field", col2, "sum too large");
@@ -338,7 +329,7 @@ get_tcp_flags(struct ns_csv *c, struct ns_flow_record *r)
 			continue;
 		if ((f.p[i] & ~0x20) != letters[pos])
 			return ns_csv_bad(c, "bad_field", C_FLG,
-					  "unknown flag letter");
+			                  "unknown flag letter");
 		r->tcp_flags |= (uint8_t)(0x80u >> pos);
 	}
 	return 0;
@@ -347,7 +338,7 @@ get_tcp_flags(struct ns_csv *c, struct ns_flow_record *r)
 /* The label column's value, interned; unset and empty give none. */
 static int
 get_label(struct ns_csv *c, const struct layout *l, struct ns_flow_trace *out,
-	  struct ns_flow_record *r)
+          struct ns_flow_record *r)
 {
 	int col = ns_csv_has(c, C_LABEL) ? C_LABEL : C_LABEL2;
 	r->label = NS_LABEL_NONE;
@@ -362,11 +353,11 @@ get_label(struct ns_csv *c, const struct layout *l, struct ns_flow_trace *out,
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7F)
 			return ns_csv_bad(c, "bad_field", col,
-					  "control character");
+			                  "control character");
 	r->label = ns_label_intern(&out->labels, name, n);
 	if (r->label == NS_LABEL_NONE)
 		return ns_csv_bad(c, "too_many_labels", col,
-				  "the label table is full");
+		                  "the label table is full");
 	return 0;
 }
 
@@ -386,7 +377,7 @@ get_extras(struct ns_csv *c, const struct layout *l, struct ns_flow_record *r)
 /* One row into r: 0, or -1 when it was rejected. */
 static int
 read_row(struct ns_csv *c, const struct layout *l, struct ns_flow_trace *out,
-	 struct ns_flow_record *r)
+         struct ns_flow_record *r)
 {
 	memset(r, 0, sizeof(*r));
 	if (get_proto(c, r) || get_addrs(c, r) || get_ports(c, l, r) ||
@@ -409,8 +400,8 @@ take_row(struct ns_csv *c, const struct layout *l, struct ns_flow_trace *out)
 		return c->stop ? -1 : 0;
 	if (ns_flow_trace_push(out, &r)) {
 		ns_diag_error(c->diag, "out_of_memory", 1,
-			      "line %llu: out of memory after %zu flows",
-			      (unsigned long long)c->lines.no, out->n);
+		              "line %llu: out of memory after %zu flows",
+		              (unsigned long long)c->lines.no, out->n);
 		return -1;
 	}
 	return 0;
@@ -421,8 +412,9 @@ take_row(struct ns_csv *c, const struct layout *l, struct ns_flow_trace *out)
 static int
 nfdump_trailer(struct ns_csv *c, struct ns_field line)
 {
-	static const char *const tails[] = {"flows,bytes,packets", "Time window:",
-					    "Total flows processed:", "Sys:"};
+	static const char *const tails[] = {
+	    "flows,bytes,packets",
+	    "Time window:", "Total flows processed:", "Sys:"};
 	line = ns_trim(line);
 	if (!c->state && ns_field_is(line, "Summary")) {
 		struct ns_lines peek = c->lines;
@@ -448,7 +440,7 @@ nfdump_trailer(struct ns_csv *c, struct ns_field line)
 
 static int
 read_csv_flows(const char *buf, size_t len, const struct layout *l,
-	       struct ns_flow_trace *out, struct ns_diag *diag)
+               struct ns_flow_trace *out, struct ns_diag *diag)
 {
 	struct ns_csv *c = malloc(sizeof(*c));
 	if (!c) {
@@ -505,7 +497,7 @@ split_space_runs(struct ns_field *f, int n, size_t min_run)
 				if (m > NS_CSV_MAX_COLS)
 					return m;
 				tmp[m++] = (struct ns_field){
-					start, (size_t)(p - start), 0};
+				    start, (size_t)(p - start), 0};
 				start = q;
 			}
 			p = q > p ? q : p + 1;
@@ -514,6 +506,8 @@ split_space_runs(struct ns_field *f, int n, size_t min_run)
 			return m;
 		tmp[m++] = (struct ns_field){start, (size_t)(end - start), 0};
 	}
+	if (m > NS_CSV_MAX_COLS)
+		return m;
 	memcpy(f, tmp, (size_t)m * sizeof(*f));
 	return m;
 }
@@ -527,12 +521,12 @@ zeek_fields(struct ns_csv *c, struct ns_field line)
 		n = split_space_runs(c->f, n, 1);
 	if (n > NS_CSV_MAX_COLS) {
 		ns_diag_error(c->diag, "bad_header", 1,
-			      "line %llu: over 256 names in #fields",
-			      (unsigned long long)c->lines.no);
+		              "line %llu: over 256 names in #fields",
+		              (unsigned long long)c->lines.no);
 		return -1;
 	}
 	return ns_csv_map(c, c->f + 1, n - 1, required_cols(&zeek),
-			  zeek.expected);
+	                  zeek.expected);
 }
 
 /* A '#' line: the separator and the field names matter, the rest
@@ -561,7 +555,7 @@ zeek_row(struct ns_csv *c, struct ns_field line, struct ns_flow_trace *out)
 
 static int
 read_zeek(const char *buf, size_t len, struct ns_flow_trace *out,
-	  struct ns_diag *diag)
+          struct ns_diag *diag)
 {
 	struct ns_csv *c = malloc(sizeof(*c));
 	if (!c) {
@@ -581,10 +575,10 @@ read_zeek(const char *buf, size_t len, struct ns_flow_trace *out,
 			rc = zeek_directive(c, line);
 		} else if (c->ncols < 0) {
 			ns_diag_error(c->diag, "missing_header", 1,
-				      "line %llu: a record before the "
-				      "#fields line; expected %s",
-				      (unsigned long long)c->lines.no,
-				      zeek.expected);
+			              "line %llu: a record before the "
+			              "#fields line; expected %s",
+			              (unsigned long long)c->lines.no,
+			              zeek.expected);
 			rc = -1;
 		} else {
 			rc = zeek_row(c, line, out);
@@ -592,7 +586,7 @@ read_zeek(const char *buf, size_t len, struct ns_flow_trace *out,
 	}
 	if (rc == 0 && c->ncols < 0) {
 		ns_diag_error(c->diag, "missing_header", 1,
-			      "no #fields line; expected %s", zeek.expected);
+		              "no #fields line; expected %s", zeek.expected);
 		rc = -1;
 	}
 	free(c);
@@ -601,7 +595,7 @@ read_zeek(const char *buf, size_t len, struct ns_flow_trace *out,
 
 int
 ns_read_flows_mem(const char *buf, size_t len, enum ns_format fmt,
-		  struct ns_flow_trace *out, struct ns_diag *diag)
+                  struct ns_flow_trace *out, struct ns_diag *diag)
 {
 	struct ns_diag quiet;
 	if (!diag) {
@@ -627,22 +621,22 @@ ns_read_flows_mem(const char *buf, size_t len, enum ns_format fmt,
 	case NS_FMT_PCAP:
 	case NS_FMT_NETSHARE_PKT:
 		ns_diag_error(diag, "wrong_format", 1,
-			      "%s holds packets, not flows",
-			      ns_format_name(fmt));
+		              "%s holds packets, not flows",
+		              ns_format_name(fmt));
 		return -1;
 	default:
 		ns_diag_error(diag, "unknown_format", 1,
-			      "the first line is no flow header: expected "
-			      "NetShare (srcip,dstip,...,byt), nfdump "
-			      "(ts,te,td,sa,da,...), Zeek (#fields ...) or "
-			      "Argus (StartTime,...,SrcAddr,...)");
+		              "the first line is no flow header: expected "
+		              "NetShare (srcip,dstip,...,byt), nfdump "
+		              "(ts,te,td,sa,da,...), Zeek (#fields ...) or "
+		              "Argus (StartTime,...,SrcAddr,...)");
 		return -1;
 	}
 }
 
 int
 ns_read_flows(const char *path, enum ns_format fmt, struct ns_flow_trace *out,
-	      struct ns_diag *diag)
+              struct ns_diag *diag)
 {
 	struct ns_diag quiet;
 	if (!diag) {
@@ -655,7 +649,7 @@ ns_read_flows(const char *path, enum ns_format fmt, struct ns_flow_trace *out,
 	char *buf = ns_slurp(path, &len);
 	if (!buf) {
 		ns_diag_error(diag, "open_failed", 1, "cannot read: %s",
-			      strerror(errno));
+		              strerror(errno));
 		return -1;
 	}
 	if (fmt == NS_FMT_UNKNOWN) {

@@ -28,11 +28,15 @@ enum pcol {
 };
 static_assert(P_COUNT <= NS_CSV_MAX_WANT, "room for every column");
 
+/* clang-format off */
 static const char *const pkt_names[P_COUNT] = {
-	"srcip", "dstip", "srcport", "dstport", "proto",
-	"time",	 "pkt_len", "version", "ihl",	  "tos",
-	"id",	 "flag",  "off",     "ttl",	  "chksum",
+	[P_SRC] = "srcip", [P_DST] = "dstip", [P_SPORT] = "srcport",
+	[P_DPORT] = "dstport", [P_PROTO] = "proto", [P_TIME] = "time",
+	[P_LEN] = "pkt_len", [P_VER] = "version", [P_IHL] = "ihl",
+	[P_TOS] = "tos", [P_ID] = "id", [P_FLAG] = "flag", [P_OFF] = "off",
+	[P_TTL] = "ttl", [P_CSUM] = "chksum",
 };
+/* clang-format on */
 
 #define PKT_EXPECTED                                                          \
 	"srcip,dstip,srcport,dstport,proto,time,pkt_len,version,ihl,tos,id,"  \
@@ -74,11 +78,11 @@ get_ip(struct ns_csv *c, struct ns_pkt_record *r, uint64_t *ihl)
 		char cause[128];
 		if (*ihl >= 5)
 			return ns_csv_bad(c, "not_ipv4", P_VER,
-					  "6 with IPv4 addresses");
+			                  "6 with IPv4 addresses");
 		snprintf(cause, sizeof(cause),
-			 "ihl %u is impossible for IPv4 (version 6 with IPv4 "
-			 "addresses: an IPv6 packet misread as IPv4)",
-			 (unsigned)*ihl);
+		         "ihl %u is impossible for IPv4 (version 6 with IPv4 "
+		         "addresses: an IPv6 packet misread as IPv4)",
+		         (unsigned)*ihl);
 		return ns_csv_bad(c, "not_ipv4", P_IHL, cause);
 	}
 	if (sv != (int)ver)
@@ -87,7 +91,7 @@ get_ip(struct ns_csv *c, struct ns_pkt_record *r, uint64_t *ihl)
 		return ns_csv_bad(c, "bad_field", P_DST, "not IPv4");
 	if (ver == 4 && *ihl < 5)
 		return ns_csv_bad(c, "bad_field", P_IHL,
-				  "below 5 is impossible for IPv4");
+		                  "below 5 is impossible for IPv4");
 	r->ip_version = (uint8_t)ver;
 	return 0;
 }
@@ -161,8 +165,8 @@ take_row(struct ns_csv *c, struct ns_pkt_trace *out)
 		return c->stop ? -1 : 0;
 	if (ns_pkt_trace_push(out, &r)) {
 		ns_diag_error(c->diag, "out_of_memory", 1,
-			      "line %llu: out of memory after %zu packets",
-			      (unsigned long long)c->lines.no, out->n);
+		              "line %llu: out of memory after %zu packets",
+		              (unsigned long long)c->lines.no, out->n);
 		return -1;
 	}
 	return 0;
@@ -170,7 +174,7 @@ take_row(struct ns_csv *c, struct ns_pkt_trace *out)
 
 int
 ns_read_pkt_csv_mem(const char *buf, size_t len, struct ns_pkt_trace *out,
-		    struct ns_diag *diag)
+                    struct ns_diag *diag)
 {
 	struct ns_diag quiet;
 	if (!diag) {
@@ -197,7 +201,7 @@ ns_read_pkt_csv_mem(const char *buf, size_t len, struct ns_pkt_trace *out,
 
 int
 ns_read_pkt_csv(const char *path, struct ns_pkt_trace *out,
-		struct ns_diag *diag)
+                struct ns_diag *diag)
 {
 	struct ns_diag quiet;
 	if (!diag) {
@@ -210,7 +214,7 @@ ns_read_pkt_csv(const char *path, struct ns_pkt_trace *out,
 	char *buf = ns_slurp(path, &len);
 	if (!buf) {
 		ns_diag_error(diag, "open_failed", 1, "cannot read: %s",
-			      strerror(errno));
+		              strerror(errno));
 		return -1;
 	}
 	int rc = ns_read_pkt_csv_mem(buf, len, out, diag);
