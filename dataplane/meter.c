@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define NO_ENTRY UINT32_MAX
 #define TCP_FIN 0x01
@@ -26,10 +27,11 @@ struct ns_meter {
 	uint64_t *slots;	/* hash << 32 | (entry + 1); 0: empty */
 	struct meter_entry *e;	/* (max_flows) */
 	uint32_t slot_mask;
-	uint32_t free_head;
+	uint32_t free_head;	/* recycled entries */
+	uint32_t fresh;		/* entries [fresh, max_flows) never used */
 	uint32_t sweep_pos;
 	uint32_t evict_pos;
-	int owns_memory;
+	size_t mapped;		/* bytes to munmap; 0: caller memory */
 };
 
 void
@@ -66,9 +68,12 @@ ns_meter_mem_size(const struct ns_meter_config *c)
 	       (size_t)c->max_flows * sizeof(struct meter_entry);
 }
 
-struct ns_meter *
-ns_meter_init(void *mem, const struct ns_meter_config *c, ns_flow_sink sink,
-	      void *ctx)
+/* Entries are handed out from `fresh` upwards and recycled through the
+ * free list, so nothing but the index needs clearing up front; memory
+ * that is already zero (fresh mmap) is not touched at all. */
+static struct ns_meter *
+meter_setup(void *mem, const struct ns_meter_config *c, ns_flow_sink sink,
+	    void *ctx, int zeroed)
 {
 	size_t size = ns_meter_mem_size(c);
 	if (!size || !mem)
@@ -83,13 +88,18 @@ ns_meter_init(void *mem, const struct ns_meter_config *c, ns_flow_sink sink,
 	m->e = (struct meter_entry *)((char *)m->slots +
 				      align64(nslots * sizeof(uint64_t)));
 	m->slot_mask = nslots - 1;
-	memset(m->slots, 0, nslots * sizeof(uint64_t));
-	for (uint32_t i = 0; i < c->max_flows; i++) {
-		m->e[i].f.ip_version = 0;
-		m->e[i].next_free = i + 1 < c->max_flows ? i + 1 : NO_ENTRY;
-	}
-	m->free_head = 0;
+	if (!zeroed)
+		memset(m->slots, 0, nslots * sizeof(uint64_t));
+	m->free_head = NO_ENTRY;
+	m->fresh = 0;
 	return m;
+}
+
+struct ns_meter *
+ns_meter_init(void *mem, const struct ns_meter_config *c, ns_flow_sink sink,
+	      void *ctx)
+{
+	return meter_setup(mem, c, sink, ctx, 0);
 }
 
 struct ns_meter *
@@ -98,22 +108,24 @@ ns_meter_create(const struct ns_meter_config *c, ns_flow_sink sink, void *ctx)
 	size_t size = ns_meter_mem_size(c);
 	if (!size)
 		return NULL;
-	void *mem = aligned_alloc(64, align64(size));
-	if (!mem)
+	size = align64(size);
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
 		return NULL;
-	struct ns_meter *m = ns_meter_init(mem, c, sink, ctx);
+	struct ns_meter *m = meter_setup(mem, c, sink, ctx, 1);
 	if (m)
-		m->owns_memory = 1;
+		m->mapped = size;
 	else
-		free(mem);
+		munmap(mem, size);
 	return m;
 }
 
 void
 ns_meter_destroy(struct ns_meter *m)
 {
-	if (m && m->owns_memory)
-		free(m);
+	if (m && m->mapped)
+		munmap(m, m->mapped);
 }
 
 const struct ns_meter_stats *
@@ -294,16 +306,21 @@ ns_meter_update(struct ns_meter *m, const struct ns_pkt_record *r)
 		if (r->ts_ns < f->first_ns)
 			f->first_ns = r->ts_ns;
 	} else {
-		if (m->free_head == NO_ENTRY) {
+		if (m->free_head == NO_ENTRY && m->fresh == m->cfg.max_flows) {
 			evict_one(m);
 			/* the eviction may have shifted our empty slot */
 			i = h & m->slot_mask;
 			while (m->slots[i])
 				i = (i + 1) & m->slot_mask;
 		}
-		uint32_t idx = m->free_head;
+		uint32_t idx;
+		if (m->free_head != NO_ENTRY) {
+			idx = m->free_head;
+			m->free_head = m->e[idx].next_free;
+		} else {
+			idx = m->fresh++;
+		}
 		e = &m->e[idx];
-		m->free_head = e->next_free;
 		entry_start(e, r, h);
 		m->slots[i] = (uint64_t)h << 32 | (idx + 1);
 		m->st.created++;
@@ -320,11 +337,13 @@ ns_meter_update(struct ns_meter *m, const struct ns_pkt_record *r)
 size_t
 ns_meter_expire(struct ns_meter *m, uint64_t now_ns, size_t budget)
 {
-	uint32_t n = m->cfg.max_flows;
+	uint32_t n = m->fresh; /* entries ever used */
+	if (n == 0)
+		return 0;
 	if (budget == 0 || budget > n)
 		budget = n;
 	size_t closed = 0;
-	uint32_t pos = m->sweep_pos;
+	uint32_t pos = m->sweep_pos < n ? m->sweep_pos : 0;
 	for (size_t k = 0; k < budget; k++) {
 		struct meter_entry *e = &m->e[pos];
 		enum ns_flow_end why;
@@ -343,7 +362,7 @@ size_t
 ns_meter_flush(struct ns_meter *m)
 {
 	size_t closed = 0;
-	for (uint32_t i = 0; i < m->cfg.max_flows; i++) {
+	for (uint32_t i = 0; i < m->fresh; i++) {
 		if (!m->e[i].f.ip_version)
 			continue;
 		emit(m, &m->e[i], NS_FLOW_END_FORCED);

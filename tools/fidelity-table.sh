@@ -40,10 +40,10 @@ split_halves() {
 	local n half
 	n=$(($(wc -l <"$csv") - 1))
 	half=$(((n + 1) / 2))
-	head -n 1 "$csv" >"$dir/first-half.csv"
-	head -n 1 "$csv" >"$dir/second-half.csv"
-	tail -n +2 "$csv" | head -n "$half" >>"$dir/first-half.csv"
-	tail -n +2 "$csv" | tail -n +"$((half + 1))" >>"$dir/second-half.csv"
+	awk -v half="$half" -v a="$dir/first-half.csv" \
+		-v b="$dir/second-half.csv" \
+		'NR == 1 { print > a; print > b; next }
+		 { print > (NR - 1 <= half ? a : b) }' "$csv"
 	echo "$csv $n"
 }
 

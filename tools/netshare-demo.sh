@@ -31,10 +31,10 @@ echo "packet records: $(($(wc -l <"$out/packets.pkt.csv") - 1)) -> $out/packets.
 
 step "3. split the flows in time: first half vs second half"
 half=$(((nflows + 1) / 2))
-head -n 1 "$out/flows.csv" >"$out/flows-first-half.csv"
-head -n 1 "$out/flows.csv" >"$out/flows-second-half.csv"
-tail -n +2 "$out/flows.csv" | head -n "$half" >>"$out/flows-first-half.csv"
-tail -n +2 "$out/flows.csv" | tail -n +"$((half + 1))" >>"$out/flows-second-half.csv"
+awk -v half="$half" -v a="$out/flows-first-half.csv" \
+	-v b="$out/flows-second-half.csv" \
+	'NR == 1 { print > a; print > b; next }
+	 { print > (NR - 1 <= half ? a : b) }' "$out/flows.csv"
 echo "first half: $half flows; second half: $((nflows - half)) flows"
 
 step "4. fidelity (NetShare metrics): first half as real, second as synthetic"

@@ -43,6 +43,11 @@ void ns_diag_note(struct ns_diag *d, const char *reason);
 void ns_diag_error(struct ns_diag *d, const char *reason, int fatal,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* A message about the whole file that counts nothing (the items it
+ * concerns are counted one by one). */
+void ns_diag_say(struct ns_diag *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* Count of rejections for reason, 0 if none. */
 uint64_t ns_diag_count(const struct ns_diag *d, const char *reason);
 

@@ -95,6 +95,17 @@ ns_diag_error(struct ns_diag *d, const char *reason, int fatal,
 		d->failed = 1;
 }
 
+void
+ns_diag_say(struct ns_diag *d, const char *fmt, ...)
+{
+	char prefix[160];
+	snprintf(prefix, sizeof(prefix), "%s: ", d->path);
+	va_list ap;
+	va_start(ap, fmt);
+	vsay(d, prefix, fmt, ap);
+	va_end(ap);
+}
+
 uint64_t
 ns_diag_count(const struct ns_diag *d, const char *reason)
 {

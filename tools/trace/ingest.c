@@ -65,16 +65,21 @@ ns_meter_trace(const struct ns_pkt_trace *pkts,
 	struct ns_meter *m = ns_meter_create(cfg, collect_flow, out);
 	if (!m)
 		return -1;
-	uint64_t last_sweep = 0;
+	uint64_t last_sweep = 0, latest = 0;
 	for (size_t i = 0; i < pkts->n; i++) {
 		const struct ns_pkt_record *r = &pkts->v[i];
 		ns_meter_update(m, r);
+		if (r->ts_ns > latest)
+			latest = r->ts_ns;
 		if (ns_meter_stats(m)->active > cfg->max_flows / 4 * 3 &&
 		    r->ts_ns > last_sweep + 1000000000ull) {
 			ns_meter_expire(m, r->ts_ns, 0);
 			last_sweep = r->ts_ns;
 		}
 	}
+	/* flows idle (or too old) by the end of the trace close as such;
+	 * the rest close as "end of input" */
+	ns_meter_expire(m, latest, 0);
 	ns_meter_flush(m);
 	if (stats)
 		*stats = *ns_meter_stats(m);
