@@ -71,11 +71,17 @@ static void
 parse_l4(const uint8_t *l4, size_t len, struct ns_pkt_record *rec)
 {
 	switch (rec->proto) {
-	case 6: /* TCP */
-		if (len < 14)
+	case 6: /* TCP: ports in 4 bytes, flags at byte 13 */
+		if (len < 4)
 			break;
-		rec->tcp_flags = l4[13];
-		/* fall through */
+		rec->src_port = rd16(l4);
+		rec->dst_port = rd16(l4 + 2);
+		rec->flags |= NS_PKT_HAS_L4;
+		if (len < 14)
+			rec->flags |= NS_PKT_TRUNCATED; /* flags unknown */
+		else
+			rec->tcp_flags = l4[13];
+		return;
 	case 17:  /* UDP */
 	case 132: /* SCTP */
 	case 136: /* UDP-Lite */

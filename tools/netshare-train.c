@@ -177,7 +177,8 @@ main(int argc, char **argv)
 	if (iterations > 0)
 		cfg.model.iterations = iterations;
 	if (seed >= 0)
-		cfg.model.seed = cfg.enc.seed = (uint64_t)seed;
+		cfg.model.seed = (uint64_t)seed;
+	cfg.enc.seed = cfg.model.seed; /* one seed for everything */
 	if (print_config) {
 		ns_learner_config_print(&cfg, stdout);
 		return 0;

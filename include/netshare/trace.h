@@ -92,6 +92,10 @@ int ns_read_pcap(const char *path, struct ns_pkt_trace *out,
 int ns_read_pcap_mem(const uint8_t *buf, size_t len,
 		     struct ns_pkt_trace *out, struct ns_pcap_stats *st,
 		     struct ns_diag *diag);
+/* Classic pcap files are read from a memory map by our own reader; this
+ * reads any file through libpcap only (tests compare the two). */
+int ns_read_pcap_libpcap(const char *path, struct ns_pkt_trace *out,
+			 struct ns_pcap_stats *st, struct ns_diag *diag);
 
 /* Flow CSVs (NetShare, nfdump, Zeek, Argus). fmt NS_FMT_UNKNOWN sniffs the
  * header. Returns 0, or -1 on a fatal error or a strict rejection. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 
 #include "netshare/ingest.h"
 #include "netshare/trace.h"
@@ -377,6 +378,71 @@ test_meter_trace_and_tuples(void **state)
 	ns_pkt_trace_free(&t);
 }
 
+/* Read one file both ways; return 1 if it was compared. */
+static int
+compare_paths(const char *path)
+{
+	struct ns_pkt_trace a = {0}, b = {0};
+	struct ns_pcap_stats sa, sb;
+	struct ns_diag da, db;
+	ns_diag_init(&da, path, "packet");
+	ns_diag_init(&db, path, "packet");
+	da.quiet = db.quiet = 1;
+	int ra = ns_read_pcap(path, &a, &sa, &da);
+	int rb = ns_read_pcap_libpcap(path, &b, &sb, &db);
+	if (ra != rb || sa.frames != sb.frames ||
+	    sa.frame_bytes != sb.frame_bytes || a.n != b.n ||
+	    sa.cut_short != sb.cut_short || sa.linktype != sb.linktype ||
+	    da.total != db.total ||
+	    (a.n && memcmp(a.v, b.v, a.n * sizeof(*a.v))))
+		fail_msg("%s: mmap reader and libpcap disagree: rc %d/%d, "
+			 "frames %llu/%llu, records %zu/%zu, cut %d/%d, "
+			 "skipped %llu/%llu",
+			 path, ra, rb, (unsigned long long)sa.frames,
+			 (unsigned long long)sb.frames, a.n, b.n, sa.cut_short,
+			 sb.cut_short, (unsigned long long)da.total,
+			 (unsigned long long)db.total);
+	ns_pkt_trace_free(&a);
+	ns_pkt_trace_free(&b);
+	return 1;
+}
+
+/* On every real capture (classic pcap through our memory-mapped reader,
+ * pcapng through libpcap either way), both read paths give the same
+ * records, counters and cut-short verdicts. */
+static void
+test_mmap_reader_matches_libpcap(void **state)
+{
+	(void)state;
+	const char *data = getenv("NS_SHARED_DATA");
+	if (!data)
+		data = "../shared/data";
+	const char *dirs[] = {"pcap", "robustness"};
+	int compared = 0;
+	for (int k = 0; k < 2; k++) {
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s/%s", data, dirs[k]);
+		DIR *d = opendir(dir);
+		if (!d)
+			continue;
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			size_t n = strlen(e->d_name);
+			if (n < 5 || strcmp(e->d_name + n - 5, ".pcap"))
+				continue;
+			char path[8192];
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			compared += compare_paths(path);
+		}
+		closedir(d);
+	}
+	if (!compared)
+		skip(); /* no shared data here */
+	print_message("%d classic pcaps read identically both ways\n",
+		      compared);
+	assert_true(compared >= 30);
+}
+
 int
 main(void)
 {
@@ -391,6 +457,7 @@ main(void)
 		cmocka_unit_test(test_proto_names),
 		cmocka_unit_test(test_format_detect),
 		cmocka_unit_test(test_meter_trace_and_tuples),
+		cmocka_unit_test(test_mmap_reader_matches_libpcap),
 	};
 	return cmocka_run_group_tests_name("trace", tests, NULL, NULL);
 }

@@ -71,6 +71,10 @@ ns_meter_trace(const struct ns_pkt_trace *pkts,
 		ns_meter_update(m, r);
 		if (r->ts_ns > latest)
 			latest = r->ts_ns;
+		/* a little sweeping per packet keeps the table to the flows
+		 * that are really open, so it stays in cache */
+		if ((i & 31) == 31)
+			ns_meter_expire(m, r->ts_ns, 64);
 		if (ns_meter_stats(m)->active > cfg->max_flows / 4 * 3 &&
 		    r->ts_ns > last_sweep + 1000000000ull) {
 			ns_meter_expire(m, r->ts_ns, 0);
