@@ -38,6 +38,9 @@ static const struct field fields[] = {
 	 "IP2Vec negative samples"},
 	{"encoding", "max_flow_len", F_U32, ENC(max_flow_len), 0, 100000,
 	 "records kept per flow (0: the data's longest)"},
+	{"encoding", "port_spread", F_FLOAT, ENC(port_spread), 0, 2,
+	 "decode ports among tokens within this cosine of the nearest "
+	 "(0: nearest only)"},
 	{"model", "attr_noise", F_INT, MOD(attr_noise), 1, 1024,
 	 "attribute noise width"},
 	{"model", "feat_noise", F_INT, MOD(feat_noise), 1, 1024,
@@ -86,11 +89,12 @@ ns_learner_config_default(struct ns_learner_config *c)
 	/* sized for a 2-core machine: ~50 ms per iteration */
 	c->enc.n_chunks = 1;
 	c->enc.max_flow_len = 50;
+	c->enc.port_spread = 0.15f;
 	c->model.gen_hidden = 256;
 	c->model.gen_layers = 2;
 	c->model.disc_hidden = 256;
 	c->model.disc_layers = 2;
-	c->model.d_rounds = 2;
+	c->model.d_rounds = 3;
 	c->model.lr_g = 1e-3f;
 	c->model.lr_d = 1e-3f;
 	c->model.sample_len = 5;

@@ -47,7 +47,10 @@ struct tuple {
 
 /* Port indexes per protocol, built when a protocol is first decoded:
  * the port tokens seen with it in the data (all ports when none). */
+#define NEAR_MAX 4096 /* candidates considered for one port */
+
 struct port_indexes {
+	uint32_t near[NEAR_MAX]; /* scratch for ns_w2v_index_near */
 	struct ns_w2v_index *all;
 	struct ns_w2v_index *proto; /* protocol tokens */
 	struct ns_w2v_index *by_proto[256];
@@ -94,6 +97,60 @@ ports_for(const struct ns_encoder *enc, struct port_indexes *pi,
 	return pi->by_proto[proto];
 }
 
+/* Uses of (proto, port) in the training data, at least 1. */
+static uint32_t
+pair_count(const struct ns_encoder *enc, uint8_t proto, uint32_t port)
+{
+	uint32_t key = (uint32_t)proto << 16 | port;
+	uint32_t lo = 0, hi = enc->n_proto_ports;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (enc->proto_ports[mid] < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < enc->n_proto_ports && enc->proto_ports[lo] == key
+		       ? enc->proto_port_count[lo]
+		       : 1;
+}
+
+/* The nearest port token to v; with port_spread, one of the tokens
+ * within that cosine of the nearest, drawn by training frequency. Word
+ * vectors of ports used alike (ephemeral ports, say) all but coincide,
+ * and the nearest alone would give the same one every time. The draw
+ * hashes v, so decoding stays a function of its input. */
+static uint16_t
+decode_port(const struct ns_encoder *enc, struct port_indexes *pi,
+	    const struct ns_w2v_index *ix, uint8_t proto, const float *v)
+{
+	if (enc->port_spread <= 0)
+		return (uint16_t)ns_w2v_index_nearest(ix, v);
+	uint32_t n = ns_w2v_index_near(ix, v, enc->port_spread, pi->near,
+				       NEAR_MAX);
+	if (n == 0)
+		return (uint16_t)ns_w2v_index_nearest(ix, v);
+	if (n > NEAR_MAX)
+		n = NEAR_MAX;
+	uint64_t total = 0;
+	for (uint32_t k = 0; k < n; k++)
+		total += pair_count(enc, proto, enc->w2v.value[pi->near[k]]);
+	uint64_t h = 1469598103934665603ull;
+	const unsigned char *b = (const unsigned char *)v;
+	for (size_t k = 0; k < enc->w2v.dim * sizeof(float); k++)
+		h = (h ^ b[k]) * 1099511628211ull;
+	h ^= h >> 29;
+	uint64_t pick = h % total;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t value = enc->w2v.value[pi->near[k]];
+		uint32_t c = pair_count(enc, proto, value);
+		if (pick < c)
+			return (uint16_t)value;
+		pick -= c;
+	}
+	return (uint16_t)enc->w2v.value[pi->near[n - 1]];
+}
+
 static void
 decode_tuple(const struct ns_encoder *enc, struct port_indexes *pi,
 	     const float *a, struct tuple *t)
@@ -119,8 +176,8 @@ decode_tuple(const struct ns_encoder *enc, struct port_indexes *pi,
 	}
 	t->proto = (uint8_t)ns_w2v_index_nearest(pi->proto, a + off + 2 * D);
 	const struct ns_w2v_index *ports = ports_for(enc, pi, t->proto);
-	t->sport = (uint16_t)ns_w2v_index_nearest(ports, a + off);
-	t->dport = (uint16_t)ns_w2v_index_nearest(ports, a + off + D);
+	t->sport = decode_port(enc, pi, ports, t->proto, a + off);
+	t->dport = decode_port(enc, pi, ports, t->proto, a + off + D);
 }
 
 /* Does the parser read ports (or ICMP type/code) for this protocol? */

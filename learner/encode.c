@@ -548,11 +548,22 @@ collect_proto_ports(struct ns_encoder *enc, const uint32_t *sent, size_t n)
 		pp[2 * i + 1] = sent[3 * i + 2] << 16 | sent[3 * i + 1];
 	}
 	qsort(pp, 2 * n, sizeof(*pp), cmp_u32);
+	uint32_t *cnt = malloc((2 * n + 1) * sizeof(*cnt));
+	if (!cnt) {
+		free(pp);
+		return -1;
+	}
 	size_t u = 0;
-	for (size_t i = 0; i < 2 * n; i++)
-		if (u == 0 || pp[i] != pp[u - 1])
-			pp[u++] = pp[i];
+	for (size_t i = 0; i < 2 * n; i++) {
+		if (u == 0 || pp[i] != pp[u - 1]) {
+			pp[u] = pp[i];
+			cnt[u++] = 1;
+		} else if (cnt[u - 1] < UINT32_MAX) {
+			cnt[u - 1]++;
+		}
+	}
 	enc->proto_ports = pp;
+	enc->proto_port_count = cnt;
 	enc->n_proto_ports = (uint32_t)u;
 	return 0;
 }
@@ -671,6 +682,7 @@ ns_encode_fit(const struct ns_encode_config *cfg,
 		fail(err, errlen, "word2vec training failed (out of memory)");
 		goto out;
 	}
+	enc->port_spread = cfg->port_spread;
 	if (collect_proto_ports(enc, sent, v.n)) {
 		fail(err, errlen, "out of memory for protocol ports");
 		goto out;
@@ -743,6 +755,7 @@ ns_encoder_free(struct ns_encoder *enc)
 {
 	ns_w2v_free(&enc->w2v);
 	free(enc->proto_ports);
+	free(enc->proto_port_count);
 	memset(enc, 0, sizeof(*enc));
 }
 

@@ -173,6 +173,9 @@ ns_encoder_write(FILE *f, const struct ns_encoder *enc)
 	put_u32(&w, enc->n_proto_ports);
 	for (uint32_t k = 0; k < enc->n_proto_ports; k++)
 		put_u32(&w, enc->proto_ports[k]);
+	for (uint32_t k = 0; k < enc->n_proto_ports; k++)
+		put_u32(&w, enc->proto_port_count[k]);
+	put_f32(&w, enc->port_spread);
 	put_layout(&w, &enc->attr);
 	put_layout(&w, &enc->feat);
 
@@ -388,7 +391,8 @@ get_proto_ports(struct rcur *c, struct ns_encoder *enc)
 	if (!room(c, enc->n_proto_ports, 4, "protocol-port pairs"))
 		return;
 	enc->proto_ports = malloc(enc->n_proto_ports * sizeof(uint32_t));
-	if (!enc->proto_ports) {
+	enc->proto_port_count = malloc(enc->n_proto_ports * sizeof(uint32_t));
+	if (!enc->proto_ports || !enc->proto_port_count) {
 		bad(c, "out of memory for %u pairs", enc->n_proto_ports);
 		return;
 	}
@@ -401,6 +405,17 @@ get_proto_ports(struct rcur *c, struct ns_encoder *enc)
 			bad(c, "protocol-port pair %u (%u/%u) invalid or out "
 			       "of order", k, v >> 16, v & 0xFFFF);
 	}
+	if (!room(c, enc->n_proto_ports, 4, "protocol-port counts"))
+		return;
+	for (uint32_t k = 0; k < enc->n_proto_ports && !c->bad; k++) {
+		enc->proto_port_count[k] = get_u32(c, "protocol-port count");
+		if (enc->proto_port_count[k] == 0)
+			bad(c, "protocol-port pair %u has count 0", k);
+	}
+	uint32_t u = get_u32(c, "port spread");
+	memcpy(&enc->port_spread, &u, 4);
+	if (!c->bad && !(enc->port_spread >= 0 && enc->port_spread <= 2))
+		bad(c, "port spread not in [0, 2]");
 }
 
 static void

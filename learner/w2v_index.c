@@ -33,6 +33,7 @@ struct ns_w2v_index {
 	struct node *node;     /* (2n + 1) */
 	float *box;            /* (2n + 1, 2, dim) per node: min then max */
 	float *vec;            /* leaf blocks, (blocks, dim, COLS) */
+	const float *rows;     /* the vocabulary's (V, dim) (not owned) */
 };
 
 /* Sort context for qsort_r: rows by one coordinate, then token. */
@@ -167,6 +168,7 @@ ns_w2v_index_new_tokens(const struct ns_w2v *w, const uint32_t *tokens,
 	ix->dim = dim;
 	ix->n = n;
 	ix->value = w->value;
+	ix->rows = w->vec;
 	ix->token = malloc((n + 1) * sizeof(*ix->token));
 	ix->node = malloc(nodes * sizeof(*ix->node));
 	ix->box = malloc(nodes * 2 * dim * sizeof(*ix->box) + 1);
@@ -242,13 +244,14 @@ node_bound(const struct ns_w2v_index *ix, uint32_t id, const float *q,
 	return box < norm ? box : norm;
 }
 
-uint32_t
-ns_w2v_index_nearest(const struct ns_w2v_index *ix, const float *v)
+/* The best token for query v: its vocabulary index, its score in *score;
+ * q and u (NS_MAX_W2V_DIM) get the cleaned query and its direction, qn
+ * its norm. The index must not be empty. */
+static uint32_t
+search(const struct ns_w2v_index *ix, const float *v, float *q, float *u,
+       double *qn_out, float *score)
 {
-	if (ix->n == 0)
-		return 0;
 	const uint32_t dim = ix->dim;
-	float q[NS_MAX_W2V_DIM], u[NS_MAX_W2V_DIM];
 	ns_w2v_query(q, v, dim);
 	double n2 = 0, l1 = 0;
 	for (uint32_t d = 0; d < dim; d++) {
@@ -289,7 +292,70 @@ ns_w2v_index_nearest(const struct ns_w2v_index *ix, const float *v)
 		stack[top] = lf ? nd->left : nd->right;
 		bound[top++] = lf ? bl : br;
 	}
-	return ix->value[best_t];
+	*qn_out = qn;
+	*score = best_s;
+	return best_t;
+}
+
+uint32_t
+ns_w2v_index_nearest(const struct ns_w2v_index *ix, const float *v)
+{
+	if (ix->n == 0)
+		return 0;
+	float q[NS_MAX_W2V_DIM], u[NS_MAX_W2V_DIM], score;
+	double qn;
+	return ix->value[search(ix, v, q, u, &qn, &score)];
+}
+
+/* Scores of one leaf's tokens at or above thresh into out. */
+static void
+collect_leaf(const struct ns_w2v_index *ix, const struct node *nd,
+	     const float *q, float thresh, uint32_t *out, uint32_t max,
+	     uint32_t *found)
+{
+	const uint32_t dim = ix->dim;
+	for (uint32_t j = nd->begin; j < nd->end; j++) {
+		uint32_t t = ix->token[j];
+		const float *v = ix->rows + (size_t)t * dim;
+		float sc = 0;
+		for (uint32_t d = 0; d < dim; d++)
+			sc += q[d] * v[d];
+		if (sc >= thresh) {
+			if (*found < max)
+				out[*found] = t;
+			++*found;
+		}
+	}
+}
+
+uint32_t
+ns_w2v_index_near(const struct ns_w2v_index *ix, const float *v, float eps,
+		  uint32_t *out, uint32_t max)
+{
+	if (ix->n == 0)
+		return 0;
+	float q[NS_MAX_W2V_DIM], u[NS_MAX_W2V_DIM], best_s;
+	double qn;
+	search(ix, v, q, u, &qn, &best_s);
+	/* scores are q.v for unit v: eps is a cosine, so scale it by |q| */
+	float thresh = best_s - eps * (float)qn;
+	uint32_t found = 0;
+	uint32_t stack[MAX_DEPTH + 2];
+	int top = 0;
+	stack[top++] = 0;
+	while (top > 0) {
+		const struct node *nd = &ix->node[stack[--top]];
+		if (nd->left == 0) {
+			collect_leaf(ix, nd, q, thresh, out, max, &found);
+			continue;
+		}
+		uint32_t kids[2] = {nd->left, nd->right};
+		for (int k = 0; k < 2; k++)
+			if (node_bound(ix, kids[k], q, u, (float)qn) >=
+			    thresh - 1e-4f)
+				stack[top++] = kids[k];
+	}
+	return found;
 }
 
 void

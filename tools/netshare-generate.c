@@ -28,6 +28,9 @@ usage(FILE *f)
 	      "  --count N             records to write\n"
 	      "  --out FILE            output file (written atomically)\n"
 	      "  --seed S              random seed (default 1)\n"
+	      "  --port-spread C       decode ports among the tokens within\n"
+	      "                        cosine C of the nearest, by frequency\n"
+	      "                        (default: the model's; 0: nearest)\n"
 	      "  --baseline marginals  sample every column independently\n"
 	      "                        from --input's empirical marginals\n"
 	      "  --input FILE          the real trace (baseline only)\n"
@@ -148,6 +151,7 @@ main(int argc, char **argv)
 	const char *model = NULL, *out = NULL, *input = NULL, *base = NULL;
 	long long count = -1;
 	unsigned long long seed = 1;
+	double spread = -1;
 	int quiet = 0;
 	static const struct option opts[] = {
 		{"model", required_argument, NULL, 'm'},
@@ -156,6 +160,7 @@ main(int argc, char **argv)
 		{"seed", required_argument, NULL, 's'},
 		{"baseline", required_argument, NULL, 'b'},
 		{"input", required_argument, NULL, 'i'},
+		{"port-spread", required_argument, NULL, 'p'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -196,6 +201,14 @@ main(int argc, char **argv)
 			break;
 		case 'i':
 			input = optarg;
+			break;
+		case 'p':
+			spread = strtod(optarg, &end);
+			if (*end || spread < 0 || spread > 2) {
+				fprintf(stderr, "netshare-generate: "
+						"--port-spread takes 0 .. 2\n");
+				return 2;
+			}
 			break;
 		case 'q':
 			quiet = 1;
@@ -254,6 +267,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 		ns_rng_seed(&m.rng, seed);
+		if (spread >= 0)
+			enc.port_spread = (float)spread;
 		is_packets = enc.is_packets;
 		if (generate_model(&m, &enc, (size_t)count, &pkts, &flows,
 				   quiet)) {

@@ -71,6 +71,9 @@ struct ns_encode_config {
 	uint32_t w2v_epochs;   /* (5) */
 	uint32_t w2v_negative; /* negative samples (5) */
 	uint32_t max_flow_len; /* records kept per flow; 0: the data's max */
+	float port_spread;     /* decode a port among the tokens within this
+				  cosine of the nearest, by frequency; 0:
+				  the nearest only (NetShare) */
 	uint64_t seed;
 };
 
@@ -115,6 +118,11 @@ struct ns_w2v_index *ns_w2v_index_new_tokens(const struct ns_w2v *w,
 					     const uint32_t *tokens,
 					     uint32_t n);
 uint32_t ns_w2v_index_nearest(const struct ns_w2v_index *ix, const float *v);
+/* Tokens (vocabulary indexes) whose score is within eps of the best:
+ * up to max of them into out; returns how many were found (which may
+ * exceed max). */
+uint32_t ns_w2v_index_near(const struct ns_w2v_index *ix, const float *v,
+			   float eps, uint32_t *out, uint32_t max);
 void ns_w2v_index_free(struct ns_w2v_index *ix);
 
 #define NS_MAX_CONT 8
@@ -147,6 +155,8 @@ struct ns_encoder {
 	 * types, as in the data */
 	uint32_t n_proto_ports;
 	uint32_t *proto_ports;
+	uint32_t *proto_port_count; /* (n_proto_ports) uses of each pair */
+	float port_spread;	    /* from the config, see there */
 	/* where things sit in attr (derived from the fields above) */
 	uint32_t attr_tag_off;   /* startFromThisChunk pair, then n_chunks
 	                            presence pairs */

@@ -427,6 +427,36 @@ test_w2v_index_matches_brute_force(void **state)
 	uint32_t dup = 97 + 5;
 	assert_int_equal(ns_w2v_index_nearest(ix[0], w.vec + dup * dim),
 	                 w.value[dup - 1]);
+
+	/* the eps-neighbourhood equals brute force: every port token whose
+	 * score is within eps·|q| of the best, and no other */
+	static uint32_t got[4096];
+	for (uint32_t k = 0; k < 500; k++) {
+		double qn = 0;
+		for (uint32_t d = 0; d < dim; d++) {
+			r = r * 6364136223846793005ull +
+			    1442695040888963407ull;
+			q[d] = (float)((r >> 11) * 0x1.0p-53 * 2 - 1);
+			qn += (double)q[d] * q[d];
+		}
+		float eps = k % 2 ? 0.05f : 0.2f;
+		uint32_t n = ns_w2v_index_near(ix[0], q, eps, got, 4096);
+		assert_true(n >= 1 && n <= 4096);
+		float best = -INFINITY, sc[3000];
+		for (uint32_t t = 0; t < n_port; t++) {
+			sc[t] = 0;
+			for (uint32_t d = 0; d < dim; d++)
+				sc[t] += q[d] * w.vec[t * dim + d];
+			best = fmaxf(best, sc[t]);
+		}
+		float th = best - eps * (float)sqrt(qn);
+		uint32_t want = 0;
+		for (uint32_t t = 0; t < n_port; t++)
+			want += sc[t] >= th + 1e-5f;
+		assert_true(n >= want); /* all clearly inside are found */
+		for (uint32_t j = 0; j < n; j++)
+			assert_true(sc[got[j]] >= th - 1e-5f);
+	}
 	ns_w2v_index_free(ix[0]);
 	ns_w2v_index_free(ix[1]);
 	ns_w2v_free(&w);
