@@ -114,40 +114,11 @@ ns_ckpt_save(const char *path, const struct ns_learner_config *cfg,
 	fclose(f);
 	f = NULL;
 
-	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 16);
-	if (!tmp) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: cannot create a temporary file: %s",
-			 path, strerror(errno));
-		free(tmp);
-		goto out;
-	}
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = write(fd, buf + done, len - done);
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
-	int ok = done == len && fsync(fd) == 0;
-	int e = errno;
-	close(fd);
-	if (!ok || rename(tmp, path) != 0) {
-		if (ok)
-			e = errno;
-		unlink(tmp);
+	if (ns_write_file_atomic(path, buf, len) != 0) {
 		snprintf(err, errlen, "%s: cannot write: %s", path,
-			 strerror(e));
-		free(tmp);
+			 strerror(errno));
 		goto out;
 	}
-	free(tmp);
 	rc = 0;
 out:
 	if (js)

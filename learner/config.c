@@ -89,7 +89,7 @@ ns_learner_config_default(struct ns_learner_config *c)
 	/* sized for a 2-core machine: ~50 ms per iteration */
 	c->enc.n_chunks = 1;
 	c->enc.max_flow_len = 50;
-	c->enc.port_spread = 0.15f;
+	c->enc.port_spread = 0.3f;
 	c->model.gen_hidden = 256;
 	c->model.gen_layers = 2;
 	c->model.disc_hidden = 256;
@@ -98,7 +98,7 @@ ns_learner_config_default(struct ns_learner_config *c)
 	c->model.lr_g = 1e-3f;
 	c->model.lr_d = 1e-3f;
 	c->model.sample_len = 5;
-	c->model.iterations = 5000;
+	c->model.iterations = 10000;
 }
 
 static void

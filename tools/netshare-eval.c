@@ -213,39 +213,6 @@ json_write(FILE *f, const struct input *in, size_t nin,
 	fputs("}\n", f);
 }
 
-/* Write buf to path through a temporary file in the same folder. */
-static int
-write_atomic(const char *path, const char *buf, size_t len)
-{
-	size_t n = strlen(path);
-	char *tmp = malloc(n + 16);
-	if (!tmp)
-		return -1;
-	snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		free(tmp);
-		return -1;
-	}
-	FILE *f = fdopen(fd, "w");
-	int rc = -1;
-	if (f) {
-		fwrite(buf, 1, len, f);
-		rc = (ferror(f) | fflush(f) | fsync(fd)) ? -1 : 0;
-		rc |= fclose(f) ? -1 : 0;
-	} else {
-		close(fd);
-	}
-	if (!rc)
-		rc = rename(tmp, path);
-	int saved = errno;
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	errno = saved;
-	return rc;
-}
-
 static const char *
 base_name(const char *path)
 {
@@ -536,7 +503,7 @@ main(int argc, char **argv)
 			printf("  %s\n", png[i]);
 	}
 	rc = 0;
-	if (out_json && write_atomic(out_json, buf, len)) {
+	if (out_json && ns_write_file_atomic(out_json, buf, len)) {
 		fprintf(stderr, "netshare-eval: %s: cannot write: %s\n",
 		        out_json, strerror(errno));
 		rc = EXIT_BAD_INPUT;

@@ -122,6 +122,20 @@ int ns_write_pcap(const char *path, const struct ns_pkt_trace *t);
 int ns_fprint_flow_csv(FILE *f, const struct ns_flow_trace *t);
 int ns_fprint_pkt_csv(FILE *f, const struct ns_pkt_trace *t);
 
+/* Atomic writes: ns_atomic_open gives a stream (a.f) on a temporary
+ * file beside path; ns_atomic_close(ok) flushes it, fsyncs it, makes it
+ * 0644 and renames it over path, or removes it when !ok or anything
+ * failed. A caller that closed a.f itself sets it to NULL first. Both
+ * return 0, or -1 with errno set. */
+struct ns_atomic {
+	FILE *f;
+	char *tmp;
+	const char *path;
+};
+int ns_atomic_open(struct ns_atomic *a, const char *path);
+int ns_atomic_close(struct ns_atomic *a, int ok);
+int ns_write_file_atomic(const char *path, const void *buf, size_t len);
+
 /* Read a whole file into memory (NUL-terminated); NULL on error. */
 char *ns_slurp(const char *path, size_t *len);
 

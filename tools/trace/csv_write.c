@@ -139,40 +139,12 @@ ns_fprint_pkt_csv(FILE *f, const struct ns_pkt_trace *t)
  * temporary file is removed on any error. */
 static int
 write_atomic(const char *path, int (*print)(FILE *, const void *),
-             const void *arg)
+	     const void *arg)
 {
-	size_t n = strlen(path);
-	char *tmp = malloc(n + sizeof(".XXXXXX"));
-	if (!tmp)
+	struct ns_atomic a;
+	if (ns_atomic_open(&a, path))
 		return -1;
-	memcpy(tmp, path, n);
-	memcpy(tmp + n, ".XXXXXX", sizeof(".XXXXXX"));
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		free(tmp);
-		return -1;
-	}
-	FILE *f = fdopen(fd, "w");
-	int rc = f ? 0 : -1;
-	if (rc == 0)
-		rc = print(f, arg);
-	if (rc == 0 && (fchmod(fd, 0644) != 0 || fsync(fd) != 0))
-		rc = -1;
-	int err = errno;
-	if (f ? fclose(f) != 0 : close(fd) != 0) {
-		if (rc == 0)
-			err = errno;
-		rc = -1;
-	}
-	if (rc == 0 && rename(tmp, path) != 0) {
-		err = errno;
-		rc = -1;
-	}
-	if (rc != 0)
-		unlink(tmp);
-	free(tmp);
-	errno = err;
-	return rc;
+	return ns_atomic_close(&a, print(a.f, arg) == 0);
 }
 
 static int

@@ -110,30 +110,16 @@ build_headers(const struct ns_pkt_record *r, uint8_t *buf, uint32_t *wirelen)
 int
 ns_write_pcap(const char *path, const struct ns_pkt_trace *t)
 {
-	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 16);
-	if (!tmp)
+	struct ns_atomic a;
+	if (ns_atomic_open(&a, path))
 		return -1;
-	snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-	int fd = mkstemp(tmp);
-	FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
-	if (!fp) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd), unlink(tmp);
-		free(tmp);
-		errno = e;
-		return -1;
-	}
 	pcap_t *dead = pcap_open_dead_with_tstamp_precision(
 		DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
-	pcap_dumper_t *d = dead ? pcap_dump_fopen(dead, fp) : NULL;
+	pcap_dumper_t *d = dead ? pcap_dump_fopen(dead, a.f) : NULL;
 	if (!d) {
 		if (dead)
 			pcap_close(dead);
-		fclose(fp);
-		unlink(tmp);
-		free(tmp);
+		ns_atomic_close(&a, 0);
 		errno = EIO;
 		return -1;
 	}
@@ -148,19 +134,9 @@ ns_write_pcap(const char *path, const struct ns_pkt_trace *t)
 		h.ts.tv_usec = (suseconds_t)(r->ts_ns % 1000000000ull);
 		pcap_dump((u_char *)d, &h, frame);
 	}
-	int rc = pcap_dump_flush(d);
-	if (rc == 0 && fsync(fileno(fp)) != 0)
-		rc = -1;
-	int e = errno;
-	pcap_dump_close(d); /* closes fp */
+	int ok = pcap_dump_flush(d) == 0 && fsync(fileno(a.f)) == 0;
+	pcap_dump_close(d); /* closes a.f */
+	a.f = NULL;
 	pcap_close(dead);
-	if (rc == 0 && rename(tmp, path) != 0) {
-		e = errno;
-		rc = -1;
-	}
-	if (rc != 0)
-		unlink(tmp);
-	free(tmp);
-	errno = e;
-	return rc ? -1 : 0;
+	return ns_atomic_close(&a, ok);
 }
