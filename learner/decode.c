@@ -47,7 +47,7 @@ struct tuple {
 
 /* Port indexes per protocol, built when a protocol is first decoded:
  * the port tokens seen with it in the data (all ports when none). */
-#define NEAR_MAX 4096 /* candidates considered for one port */
+#define NEAR_MAX 32 /* candidates considered for one port */
 
 struct port_indexes {
 	uint32_t near[NEAR_MAX]; /* scratch for ns_w2v_index_near */
@@ -57,20 +57,28 @@ struct port_indexes {
 	int failed;
 };
 
+/* Index of the first (proto << 16 | port) pair >= key. */
+static uint32_t
+first_pair(const struct ns_encoder *enc, uint32_t key)
+{
+	uint32_t lo = 0, hi = enc->n_proto_ports;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (enc->proto_ports[mid] < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static struct ns_w2v_index *
 ports_for(const struct ns_encoder *enc, struct port_indexes *pi,
 	  uint8_t proto)
 {
 	if (pi->by_proto[proto])
 		return pi->by_proto[proto];
-	uint32_t lo = 0, hi = enc->n_proto_ports;
-	while (lo < hi) { /* first pair of this protocol */
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (enc->proto_ports[mid] >> 16 < proto)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = first_pair(enc, (uint32_t)proto << 16);
 	uint32_t end = lo;
 	while (end < enc->n_proto_ports && enc->proto_ports[end] >> 16 == proto)
 		end++;
@@ -102,14 +110,7 @@ static uint32_t
 pair_count(const struct ns_encoder *enc, uint8_t proto, uint32_t port)
 {
 	uint32_t key = (uint32_t)proto << 16 | port;
-	uint32_t lo = 0, hi = enc->n_proto_ports;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (enc->proto_ports[mid] < key)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = first_pair(enc, key);
 	return lo < enc->n_proto_ports && enc->proto_ports[lo] == key
 		       ? enc->proto_port_count[lo]
 		       : 1;
@@ -130,8 +131,6 @@ decode_port(const struct ns_encoder *enc, struct port_indexes *pi,
 				       NEAR_MAX);
 	if (n == 0)
 		return (uint16_t)ns_w2v_index_nearest(ix, v);
-	if (n > NEAR_MAX)
-		n = NEAR_MAX;
 	uint64_t total = 0;
 	for (uint32_t k = 0; k < n; k++)
 		total += pair_count(enc, proto, enc->w2v.value[pi->near[k]]);

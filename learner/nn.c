@@ -203,12 +203,22 @@ ns_bn_forward_eval(float *out, const float *in, const float *gamma,
 		   const float *beta, const float *run_mean,
 		   const float *run_var, int B, int C)
 {
-	for (int c = 0; c < C; c++) {
-		float rstd = 1.0f / sqrtf(run_var[c] + NS_BN_EPS);
+	/* fold the statistics into a scale and shift per channel, then walk
+	 * the rows in memory order, a block of channels at a time */
+	enum { BLOCK = 256 };
+	float scale[BLOCK], shift[BLOCK];
+	for (int c0 = 0; c0 < C; c0 += BLOCK) {
+		int n = C - c0 < BLOCK ? C - c0 : BLOCK;
+		for (int c = 0; c < n; c++) {
+			scale[c] = gamma[c0 + c] /
+				   sqrtf(run_var[c0 + c] + NS_BN_EPS);
+			shift[c] = beta[c0 + c] - run_mean[c0 + c] * scale[c];
+		}
 		for (int r = 0; r < B; r++) {
-			size_t k = (size_t)r * C + c;
-			out[k] = gamma[c] * (in[k] - run_mean[c]) * rstd +
-				 beta[c];
+			float *o = out + (size_t)r * C + c0;
+			const float *x = in + (size_t)r * C + c0;
+			for (int c = 0; c < n; c++)
+				o[c] = x[c] * scale[c] + shift[c];
 		}
 	}
 }

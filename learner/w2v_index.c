@@ -307,55 +307,84 @@ ns_w2v_index_nearest(const struct ns_w2v_index *ix, const float *v)
 	return ix->value[search(ix, v, q, u, &qn, &score)];
 }
 
-/* Scores of one leaf's tokens at or above thresh into out. */
+/* The k best tokens so far, best first: scores and vocabulary indexes. */
+struct topk {
+	uint32_t k, n;
+	float *score;
+	uint32_t *tok;
+};
+
 static void
-collect_leaf(const struct ns_w2v_index *ix, const struct node *nd,
-	     const float *q, float thresh, uint32_t *out, uint32_t max,
-	     uint32_t *found)
+topk_add(struct topk *t, float sc, uint32_t tok)
 {
-	const uint32_t dim = ix->dim;
-	for (uint32_t j = nd->begin; j < nd->end; j++) {
-		uint32_t t = ix->token[j];
-		const float *v = ix->rows + (size_t)t * dim;
-		float sc = 0;
-		for (uint32_t d = 0; d < dim; d++)
-			sc += q[d] * v[d];
-		if (sc >= thresh) {
-			if (*found < max)
-				out[*found] = t;
-			++*found;
-		}
+	if (t->n == t->k && sc <= t->score[t->n - 1])
+		return;
+	uint32_t i = t->n < t->k ? t->n++ : t->k - 1;
+	while (i > 0 && t->score[i - 1] < sc) {
+		t->score[i] = t->score[i - 1];
+		t->tok[i] = t->tok[i - 1];
+		i--;
 	}
+	t->score[i] = sc;
+	t->tok[i] = tok;
 }
 
 uint32_t
 ns_w2v_index_near(const struct ns_w2v_index *ix, const float *v, float eps,
 		  uint32_t *out, uint32_t max)
 {
-	if (ix->n == 0)
+	if (ix->n == 0 || max == 0)
 		return 0;
-	float q[NS_MAX_W2V_DIM], u[NS_MAX_W2V_DIM], best_s;
-	double qn;
-	search(ix, v, q, u, &qn, &best_s);
-	/* scores are q.v for unit v: eps is a cosine, so scale it by |q| */
-	float thresh = best_s - eps * (float)qn;
-	uint32_t found = 0;
+	const uint32_t dim = ix->dim;
+	float q[NS_MAX_W2V_DIM], u[NS_MAX_W2V_DIM];
+	ns_w2v_query(q, v, dim);
+	double n2 = 0;
+	for (uint32_t d = 0; d < dim; d++)
+		n2 += (double)q[d] * q[d];
+	double qn = sqrt(n2);
+	for (uint32_t d = 0; d < dim; d++)
+		u[d] = qn > 0 ? (float)(q[d] / qn) : 0.0f;
+	float score[NS_NEAR_MAX];
+	if (max > NS_NEAR_MAX)
+		max = NS_NEAR_MAX;
+	struct topk t = {max, 0, score, out};
+	/* depth first, best child first; a node can hold nothing better
+	 * than the k-th best when its bound falls below it */
 	uint32_t stack[MAX_DEPTH + 2];
+	float bound[MAX_DEPTH + 2];
 	int top = 0;
-	stack[top++] = 0;
+	stack[top] = 0;
+	bound[top++] = INFINITY;
 	while (top > 0) {
-		const struct node *nd = &ix->node[stack[--top]];
+		top--;
+		if (t.n == t.k && bound[top] + 1e-4f < t.score[t.n - 1])
+			continue;
+		const struct node *nd = &ix->node[stack[top]];
 		if (nd->left == 0) {
-			collect_leaf(ix, nd, q, thresh, out, max, &found);
+			for (uint32_t j = nd->begin; j < nd->end; j++) {
+				uint32_t tok = ix->token[j];
+				const float *r = ix->rows + (size_t)tok * dim;
+				float sc = 0;
+				for (uint32_t d = 0; d < dim; d++)
+					sc += q[d] * r[d];
+				topk_add(&t, sc, tok);
+			}
 			continue;
 		}
-		uint32_t kids[2] = {nd->left, nd->right};
-		for (int k = 0; k < 2; k++)
-			if (node_bound(ix, kids[k], q, u, (float)qn) >=
-			    thresh - 1e-4f)
-				stack[top++] = kids[k];
+		float bl = node_bound(ix, nd->left, q, u, (float)qn);
+		float br = node_bound(ix, nd->right, q, u, (float)qn);
+		int lf = bl >= br;
+		stack[top] = lf ? nd->right : nd->left;
+		bound[top++] = lf ? br : bl;
+		stack[top] = lf ? nd->left : nd->right;
+		bound[top++] = lf ? bl : br;
 	}
-	return found;
+	/* scores are q.v for unit v: eps is a cosine, so scale it by |q| */
+	float thresh = t.score[0] - eps * (float)qn;
+	uint32_t n = 0;
+	while (n < t.n && t.score[n] >= thresh)
+		n++;
+	return n;
 }
 
 void

@@ -118,9 +118,10 @@ struct ns_w2v_index *ns_w2v_index_new_tokens(const struct ns_w2v *w,
 					     const uint32_t *tokens,
 					     uint32_t n);
 uint32_t ns_w2v_index_nearest(const struct ns_w2v_index *ix, const float *v);
-/* Tokens (vocabulary indexes) whose score is within eps of the best:
- * up to max of them into out; returns how many were found (which may
- * exceed max). */
+/* The best tokens for v, best first: of the `max` (<= NS_NEAR_MAX)
+ * highest scores, those within cosine eps of the best, as vocabulary
+ * indexes into out; returns how many (>= 1 unless the index is empty). */
+#define NS_NEAR_MAX 64
 uint32_t ns_w2v_index_near(const struct ns_w2v_index *ix, const float *v,
 			   float eps, uint32_t *out, uint32_t max);
 void ns_w2v_index_free(struct ns_w2v_index *ix);

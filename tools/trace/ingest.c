@@ -117,6 +117,18 @@ count_unique(struct tuple_key *k, size_t n)
 	return u;
 }
 
+static void
+set_key(struct tuple_key *k, const uint8_t *src, const uint8_t *dst,
+	uint16_t sp, uint16_t dp, uint8_t proto, uint8_t ver)
+{
+	memcpy(k->a, src, 16);
+	memcpy(k->b, dst, 16);
+	k->sp = sp;
+	k->dp = dp;
+	k->proto = proto;
+	k->ver = ver;
+}
+
 long long
 ns_count_pkt_tuples(const struct ns_pkt_trace *t)
 {
@@ -124,12 +136,9 @@ ns_count_pkt_tuples(const struct ns_pkt_trace *t)
 	if (!k)
 		return -1;
 	for (size_t i = 0; i < t->n; i++) {
-		memcpy(k[i].a, t->v[i].src_addr, 16);
-		memcpy(k[i].b, t->v[i].dst_addr, 16);
-		k[i].sp = t->v[i].src_port;
-		k[i].dp = t->v[i].dst_port;
-		k[i].proto = t->v[i].proto;
-		k[i].ver = t->v[i].ip_version;
+		const struct ns_pkt_record *r = &t->v[i];
+		set_key(&k[i], r->src_addr, r->dst_addr, r->src_port,
+			r->dst_port, r->proto, r->ip_version);
 	}
 	long long u = (long long)count_unique(k, t->n);
 	free(k);
@@ -143,12 +152,9 @@ ns_count_flow_tuples(const struct ns_flow_trace *t)
 	if (!k)
 		return -1;
 	for (size_t i = 0; i < t->n; i++) {
-		memcpy(k[i].a, t->v[i].src_addr, 16);
-		memcpy(k[i].b, t->v[i].dst_addr, 16);
-		k[i].sp = t->v[i].src_port;
-		k[i].dp = t->v[i].dst_port;
-		k[i].proto = t->v[i].proto;
-		k[i].ver = t->v[i].ip_version;
+		const struct ns_flow_record *f = &t->v[i];
+		set_key(&k[i], f->src_addr, f->dst_addr, f->src_port,
+			f->dst_port, f->proto, f->ip_version);
 	}
 	long long u = (long long)count_unique(k, t->n);
 	free(k);
