@@ -218,6 +218,13 @@ ns_ckpt_load_mem(const void *buf, size_t len, const char *name,
 		snprintf(err, errlen, "%s: cut short in the dimensions", name);
 		return -1;
 	}
+	/* the tensors must be in the file before anything is allocated */
+	uint64_t floats = 3 * (n[0] + n[1] + n[2]) + n[3];
+	if (n[0] > c.len || n[1] > c.len || n[2] > c.len || n[3] > c.len ||
+	    floats * sizeof(float) > c.len - c.pos - enc_len) {
+		snprintf(err, errlen, "%s: tensor sizes exceed the file", name);
+		return -1;
+	}
 	FILE *es = fmemopen((void *)(c.p + c.pos), enc_len ? enc_len : 1, "rb");
 	if (!es || ns_encoder_read(es, enc, err, errlen)) {
 		if (es)
