@@ -244,6 +244,22 @@ node_bound(const struct ns_w2v_index *ix, uint32_t id, const float *q,
 	return box < norm ? box : norm;
 }
 
+/* Push both children of nd with their bounds, the more promising one
+ * last so that it is popped first. */
+static void
+push_children(const struct ns_w2v_index *ix, const struct node *nd,
+	      const float *q, const float *u, float qn, uint32_t *stack,
+	      float *bound, int *top)
+{
+	float bl = node_bound(ix, nd->left, q, u, qn);
+	float br = node_bound(ix, nd->right, q, u, qn);
+	int lf = bl >= br;
+	stack[*top] = lf ? nd->right : nd->left;
+	bound[(*top)++] = lf ? br : bl;
+	stack[*top] = lf ? nd->left : nd->right;
+	bound[(*top)++] = lf ? bl : br;
+}
+
 /* The best token for query v: its vocabulary index, its score in *score;
  * q and u (NS_MAX_W2V_DIM) get the cleaned query and its direction, qn
  * its norm. The index must not be empty. */
@@ -283,14 +299,7 @@ search(const struct ns_w2v_index *ix, const float *v, float *q, float *u,
 			scan_leaf(ix, nd, q, &best_s, &best_t);
 			continue;
 		}
-		float bl = node_bound(ix, nd->left, q, u, (float)qn);
-		float br = node_bound(ix, nd->right, q, u, (float)qn);
-		/* the more promising child is popped first */
-		int lf = bl >= br;
-		stack[top] = lf ? nd->right : nd->left;
-		bound[top++] = lf ? br : bl;
-		stack[top] = lf ? nd->left : nd->right;
-		bound[top++] = lf ? bl : br;
+		push_children(ix, nd, q, u, (float)qn, stack, bound, &top);
 	}
 	*qn_out = qn;
 	*score = best_s;
@@ -371,13 +380,7 @@ ns_w2v_index_near(const struct ns_w2v_index *ix, const float *v, float eps,
 			}
 			continue;
 		}
-		float bl = node_bound(ix, nd->left, q, u, (float)qn);
-		float br = node_bound(ix, nd->right, q, u, (float)qn);
-		int lf = bl >= br;
-		stack[top] = lf ? nd->right : nd->left;
-		bound[top++] = lf ? br : bl;
-		stack[top] = lf ? nd->left : nd->right;
-		bound[top++] = lf ? bl : br;
+		push_children(ix, nd, q, u, (float)qn, stack, bound, &top);
 	}
 	/* scores are q.v for unit v: eps is a cosine, so scale it by |q| */
 	float thresh = t.score[0] - eps * (float)qn;

@@ -241,6 +241,10 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	double start = now_s(), last_print = 0, last_ckpt = start;
+	/* a terminal gets one line rewritten every second; a log file a
+	 * new line every ten */
+	int tty = isatty(STDERR_FILENO);
+	double every = tty ? 1 : 10;
 	long first = m.step;
 	struct ns_dg_losses loss = {0};
 	int rc = 0;
@@ -256,7 +260,7 @@ main(int argc, char **argv)
 		}
 		int done = m.step >= cfg.model.iterations ||
 			   (budget > 0 && t - start >= budget);
-		if (!quiet && (t - last_print >= 1 || done)) {
+		if (!quiet && (t - last_print >= every || done)) {
 			double rate = (double)(m.step - first) / (t - start);
 			double left = (double)(cfg.model.iterations - m.step) /
 				      rate;
@@ -265,11 +269,12 @@ main(int argc, char **argv)
 			char eta[32];
 			fmt_eta(eta, sizeof(eta), left);
 			fprintf(stderr,
-				"\riter %ld/%ld  D %+.4f gp %.4f  Da %+.4f "
-				"gp %.4f  G %+.4f  %.1f it/s  ETA %s   ",
-				m.step, cfg.model.iterations, loss.d_wdist,
+				"%siter %ld/%ld  D %+.4f gp %.4f  Da %+.4f "
+				"gp %.4f  G %+.4f  %.1f it/s  ETA %s%s",
+				tty ? "\r" : "", m.step, cfg.model.iterations,
+				loss.d_wdist,
 				loss.d_gp, loss.da_wdist, loss.da_gp,
-				loss.g_loss, rate, eta);
+				loss.g_loss, rate, eta, tty ? "   " : "\n");
 			last_print = t;
 		}
 		if (t - last_ckpt >= ckpt_every) {
@@ -281,7 +286,7 @@ main(int argc, char **argv)
 		if (budget > 0 && t - start >= budget)
 			break;
 	}
-	if (!quiet)
+	if (!quiet && tty)
 		fputc('\n', stderr);
 	if (ns_ckpt_save(out, &cfg, &m, &enc, err, sizeof(err))) {
 		fprintf(stderr, "netshare-train: %s\n", err);
