@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "disc.h"
 #include "netshare/encode.h"
@@ -114,5 +115,14 @@ float ns_dg_gen_loss(struct ns_dg *m, int grad);
  * feat (n, L, F) without gen flags, lengths (n). */
 void ns_dg_generate(struct ns_dg *m, size_t n, float *attr, float *feat,
 		    uint32_t *lengths);
+
+/* Generate and decode flows until `count` records (flow records, or
+ * packets for a packet model) are in pkts or flows (the one matching
+ * enc->is_packets), cut to exactly count, in generation order. Uses a
+ * second thread for decoding and one BLAS thread. progress: a stream for
+ * a progress line, or NULL. Returns 0 or -1 (out of memory). */
+int ns_dg_generate_records(struct ns_dg *m, const struct ns_encoder *enc,
+			   size_t count, struct ns_pkt_trace *pkts,
+			   struct ns_flow_trace *flows, FILE *progress);
 
 #endif

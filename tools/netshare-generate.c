@@ -46,46 +46,6 @@ ends_with(const char *s, const char *suf)
 	return n >= m && strcasecmp(s + n - m, suf) == 0;
 }
 
-/* Generate flows from the model until `count` records exist. */
-static int
-generate_model(struct ns_dg *m, const struct ns_encoder *enc, size_t count,
-	       struct ns_pkt_trace *pkts, struct ns_flow_trace *flows,
-	       int quiet)
-{
-	size_t per = 4096;
-	float *attr = malloc(per * (size_t)m->A * sizeof(float));
-	float *feat = malloc(per * (size_t)m->L * m->F * sizeof(float));
-	uint32_t *len = malloc(per * sizeof(uint32_t));
-	if (!attr || !feat || !len) {
-		free(attr), free(feat), free(len);
-		return -1;
-	}
-	int rc = 0;
-	for (;;) {
-		size_t have = enc->is_packets ? pkts->n : flows->n;
-		if (have >= count)
-			break;
-		ns_dg_generate(m, per, attr, feat, len);
-		if (ns_decode(enc, per, attr, feat, (uint32_t)m->L, len,
-			      enc->is_packets ? pkts : NULL,
-			      enc->is_packets ? NULL : flows)) {
-			rc = -1;
-			break;
-		}
-		if (!quiet)
-			fprintf(stderr, "\rgenerated %zu / %zu records",
-				enc->is_packets ? pkts->n : flows->n, count);
-	}
-	if (!quiet)
-		fputc('\n', stderr);
-	if (enc->is_packets && pkts->n > count)
-		pkts->n = count;
-	if (!enc->is_packets && flows->n > count)
-		flows->n = count;
-	free(attr), free(feat), free(len);
-	return rc;
-}
-
 /* The independent-marginals baseline: each column drawn from its own
  * empirical distribution. */
 static void
@@ -270,8 +230,8 @@ main(int argc, char **argv)
 		if (spread >= 0)
 			enc.port_spread = (float)spread;
 		is_packets = enc.is_packets;
-		if (generate_model(&m, &enc, (size_t)count, &pkts, &flows,
-				   quiet)) {
+		if (ns_dg_generate_records(&m, &enc, (size_t)count, &pkts,
+					   &flows, quiet ? NULL : stderr)) {
 			fprintf(stderr, "netshare-generate: out of memory\n");
 			rc = 1;
 		}

@@ -1,0 +1,93 @@
+/* Generation into records: the model fills one batch while a second
+ * thread decodes the one before, in order, so the output is the same as
+ * doing one after the other. */
+#include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "dg.h"
+
+/* One batch of generated flows on its way to the decoder. */
+struct batch {
+	const struct ns_encoder *enc;
+	size_t n;
+	uint32_t L;
+	float *attr, *feat;
+	uint32_t *len;
+	struct ns_pkt_trace *pkts;
+	struct ns_flow_trace *flows;
+	int rc;
+};
+
+static void *
+decode_batch(void *arg)
+{
+	struct batch *b = arg;
+	b->rc = ns_decode(b->enc, b->n, b->attr, b->feat, b->L, b->len,
+			  b->enc->is_packets ? b->pkts : NULL,
+			  b->enc->is_packets ? NULL : b->flows);
+	return NULL;
+}
+
+/* Generate flows from the model until `count` records exist: the model
+ * fills one batch while a second thread decodes the one before, in
+ * order, so the output is the same as doing one after the other. */
+int
+ns_dg_generate_records(struct ns_dg *m, const struct ns_encoder *enc,
+		       size_t count, struct ns_pkt_trace *pkts,
+		       struct ns_flow_trace *flows, FILE *progress)
+{
+	const size_t per = 4096;
+	struct batch b[2];
+	int rc = 0;
+	for (int k = 0; k < 2; k++) {
+		b[k] = (struct batch){enc, per, (uint32_t)m->L, NULL, NULL,
+				      NULL, pkts, flows, 0};
+		b[k].attr = malloc(per * (size_t)m->A * sizeof(float));
+		b[k].feat = malloc(per * (size_t)m->L * m->F * sizeof(float));
+		b[k].len = malloc(per * sizeof(uint32_t));
+		if (!b[k].attr || !b[k].feat || !b[k].len)
+			rc = -1;
+	}
+	pthread_t decoder;
+	int pending = 0, cur = 0;
+	int blas_threads = openblas_get_num_threads();
+	openblas_set_num_threads(1); /* the other core decodes */
+	while (rc == 0) {
+		ns_dg_generate(m, per, b[cur].attr, b[cur].feat, b[cur].len);
+		if (pending) {
+			pthread_join(decoder, NULL);
+			pending = 0;
+			rc = b[cur ^ 1].rc;
+		}
+		size_t have = enc->is_packets ? pkts->n : flows->n;
+		if (progress)
+			fprintf(progress, "\rgenerated %zu / %zu records",
+				have, count);
+		if (rc || have >= count)
+			break;
+		if (pthread_create(&decoder, NULL, decode_batch, &b[cur])) {
+			decode_batch(&b[cur]); /* no thread: decode here */
+			rc = b[cur].rc;
+		} else {
+			pending = 1;
+		}
+		cur ^= 1;
+	}
+	if (pending) {
+		pthread_join(decoder, NULL);
+		if (!rc)
+			rc = b[cur ^ 1].rc;
+	}
+	if (progress)
+		fputc('\n', progress);
+	if (enc->is_packets && pkts->n > count)
+		pkts->n = count;
+	if (!enc->is_packets && flows->n > count)
+		flows->n = count;
+	for (int k = 0; k < 2; k++)
+		free(b[k].attr), free(b[k].feat), free(b[k].len);
+	openblas_set_num_threads(blas_threads);
+	return rc;
+}
+
