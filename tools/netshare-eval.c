@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "eval-plot.h"
+#include "netshare/ingest.h"
 #include "netshare/metrics.h"
 #include "netshare/trace.h"
 
@@ -54,61 +55,31 @@ info(const char *name)
 	return NULL;
 }
 
-struct input {
-	const char *path;
-	enum ns_format fmt;
-	int is_packets;
-	struct ns_pkt_trace pkts;
-	struct ns_flow_trace flows;
-	struct ns_pcap_stats pcap;
-	struct ns_diag diag;
-};
-
 static size_t
-records(const struct input *in)
+records(const struct ns_input *in)
 {
 	return in->is_packets ? in->pkts.n : in->flows.n;
 }
 
 /* Read one trace; 0, or -1 after a message naming the file and cause. */
 static int
-load(struct input *in, enum ns_format fmt, int strict, int quiet)
+load(struct ns_input *in, const char *path, enum ns_format fmt, int strict,
+     int quiet)
 {
-	in->fmt = fmt != NS_FMT_UNKNOWN ? fmt : ns_format_detect(in->path);
-	in->is_packets = ns_format_is_packets(in->fmt);
-	ns_diag_init(&in->diag, in->path,
-	             in->fmt == NS_FMT_PCAP ? "packet" : "line");
-	in->diag.strict = strict;
-	in->diag.quiet = quiet;
-	if (access(in->path, R_OK)) {
-		fprintf(stderr, "netshare-eval: %s: cannot read: %s\n",
-		        in->path, strerror(errno));
+	ns_input_init(in);
+	in->path = path;
+	if (access(path, R_OK)) {
+		fprintf(stderr, "netshare-eval: %s: cannot read: %s\n", path,
+			strerror(errno));
 		return -1;
 	}
-	int rc;
-	switch (in->fmt) {
-	case NS_FMT_UNKNOWN:
-		fprintf(stderr,
-		        "netshare-eval: %s: cannot tell the format from its "
-		        "content or extension; name it with --format\n",
-		        in->path);
-		return -1;
-	case NS_FMT_PCAP:
-		rc = ns_read_pcap(in->path, &in->pkts, &in->pcap, &in->diag);
-		break;
-	case NS_FMT_NETSHARE_PKT:
-		rc = ns_read_pkt_csv(in->path, &in->pkts, &in->diag);
-		break;
-	default:
-		rc = ns_read_flows(in->path, in->fmt, &in->flows, &in->diag);
-		break;
-	}
-	if (rc) {
+	if (ns_input_load(in, path, fmt, strict, quiet)) {
 		/* the reader has said why, unless told to be quiet */
 		if (quiet && in->diag.first[0])
 			fprintf(stderr, "%s\n", in->diag.first);
-		fprintf(stderr, "netshare-eval: %s: cannot be read as %s\n",
-		        in->path, ns_format_name(in->fmt));
+		fprintf(stderr, "netshare-eval: %s: cannot be read as %s%s\n",
+			path, ns_format_name(in->format),
+			in->format == NS_FMT_UNKNOWN ? " (use --format)" : "");
 		return -1;
 	}
 	ns_diag_summary(&in->diag, stderr);
@@ -141,17 +112,17 @@ json_str(FILE *f, const char *s)
 }
 
 static void
-json_counts(FILE *f, const struct input *in)
+json_counts(FILE *f, const struct ns_input *in)
 {
 	json_str(f, in->path);
 	fprintf(f, ":{\"format\":\"%s\",\"records\":%zu,\"skipped\":",
-	        ns_format_name(in->fmt), records(in));
+	        ns_format_name(in->format), records(in));
 	ns_diag_json(&in->diag, f);
 	fputc('}', f);
 }
 
 static void
-json_write(FILE *f, const struct input *in, size_t nin,
+json_write(FILE *f, const struct ns_input *in, size_t nin,
            const struct ns_metric_set *sets, char **png, size_t npng)
 {
 	fprintf(f, "{\"mode\":\"%s\",\"real\":",
@@ -247,16 +218,16 @@ table_row(const struct ns_metric_set *sets, size_t nsets, unsigned k, int norm)
 }
 
 static void
-table_write(const struct input *in, size_t nin,
+table_write(const struct ns_input *in, size_t nin,
             const struct ns_metric_set *sets)
 {
 	size_t ns = nin - 1;
 	printf("mode: %s   real: %s (%s, %zu records)\n",
 	       in[0].is_packets ? "packets" : "flows", in[0].path,
-	       ns_format_name(in[0].fmt), records(&in[0]));
+	       ns_format_name(in[0].format), records(&in[0]));
 	for (size_t i = 1; i < nin; i++)
 		printf("  [%zu] %s (%s, %zu records)\n", i, in[i].path,
-		       ns_format_name(in[i].fmt), records(&in[i]));
+		       ns_format_name(in[i].format), records(&in[i]));
 	printf("\n%-25s %-9s", "metric", "unit");
 	for (size_t i = 1; i < nin; i++) {
 		char h[COL + 8];
@@ -337,7 +308,7 @@ usage(FILE *f)
 
 /* The plots: NetShare's JSD fields, then every EMD field. */
 static int
-plots(const char *dir, const struct input *in, size_t nin,
+plots(const char *dir, const struct ns_input *in, size_t nin,
       const struct ns_metric_set *set, char **png, size_t max, size_t *npng)
 {
 	struct eval_plot_field fields[NS_METRICS_MAX];
@@ -438,7 +409,7 @@ main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 
-	struct input *in = calloc(nin, sizeof(*in));
+	struct ns_input *in = calloc(nin, sizeof(*in));
 	struct ns_metric_set *sets = calloc(nin, sizeof(*sets));
 	char *png[NS_METRICS_MAX];
 	size_t npng = 0;
@@ -448,8 +419,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < nin; i++) {
-		in[i].path = argv[optind + i];
-		if (load(&in[i], fmt, strict, quiet))
+		if (load(&in[i], argv[optind + i], fmt, strict, quiet))
 			goto out;
 		if (in[i].is_packets != in[0].is_packets) {
 			fprintf(stderr,
@@ -457,9 +427,9 @@ main(int argc, char **argv)
 			        "%s (%s); compare traces of one kind\n",
 			        in[0].path,
 			        in[0].is_packets ? "packets" : "flows",
-			        ns_format_name(in[0].fmt), in[i].path,
+			        ns_format_name(in[0].format), in[i].path,
 			        in[i].is_packets ? "packets" : "flows",
-			        ns_format_name(in[i].fmt));
+			        ns_format_name(in[i].format));
 			goto out;
 		}
 		if (records(&in[i]) == 0)
@@ -511,8 +481,7 @@ main(int argc, char **argv)
 	free(buf);
 out:
 	for (size_t i = 0; in && i < nin; i++) {
-		ns_pkt_trace_free(&in[i].pkts);
-		ns_flow_trace_free(&in[i].flows);
+		ns_input_free(&in[i]);
 	}
 	for (size_t i = 0; i < npng; i++)
 		free(png[i]);

@@ -38,9 +38,8 @@ ns_input_load(struct ns_input *in, const char *path, enum ns_format fmt,
 	case NS_FMT_UNKNOWN:
 		ns_diag_error(&in->diag, "unknown_format", 1,
 			      "cannot tell the format from its content or "
-			      "extension; name it with --from (pcap, "
-			      "netshare-flow, netshare-pkt, nfdump, zeek, "
-			      "argus)");
+			      "extension; name it (pcap, netshare-flow, "
+			      "netshare-pkt, nfdump, zeek, argus)");
 		return -1;
 	default:
 		return ns_read_flows(path, in->format, &in->flows, &in->diag);
