@@ -260,6 +260,25 @@ push_children(const struct ns_w2v_index *ix, const struct node *nd,
 	bound[(*top)++] = lf ? bl : br;
 }
 
+/* The cleaned query q, its direction u and its L1 norm; returns |q|. */
+static double
+prepare_query(const struct ns_w2v_index *ix, const float *v, float *q,
+	      float *u, double *l1)
+{
+	const uint32_t dim = ix->dim;
+	ns_w2v_query(q, v, dim);
+	double n2 = 0;
+	*l1 = 0;
+	for (uint32_t d = 0; d < dim; d++) {
+		n2 += (double)q[d] * q[d];
+		*l1 += fabsf(q[d]);
+	}
+	double qn = sqrt(n2);
+	for (uint32_t d = 0; d < dim; d++)
+		u[d] = qn > 0 ? (float)(q[d] / qn) : 0.0f;
+	return qn;
+}
+
 /* The best token for query v: its vocabulary index, its score in *score;
  * q and u (NS_MAX_W2V_DIM) get the cleaned query and its direction, qn
  * its norm. The index must not be empty. */
@@ -267,16 +286,8 @@ static uint32_t
 search(const struct ns_w2v_index *ix, const float *v, float *q, float *u,
        double *qn_out, float *score)
 {
-	const uint32_t dim = ix->dim;
-	ns_w2v_query(q, v, dim);
-	double n2 = 0, l1 = 0;
-	for (uint32_t d = 0; d < dim; d++) {
-		n2 += (double)q[d] * q[d];
-		l1 += fabsf(q[d]);
-	}
-	double qn = sqrt(n2);
-	for (uint32_t d = 0; d < dim; d++)
-		u[d] = qn > 0 ? (float)(q[d] / qn) : 0.0f;
+	double l1;
+	double qn = prepare_query(ix, v, q, u, &l1);
 	/* float rounding in the bounds and the scores, at most a few
 	 * dim 2^-24 |q| |v|: never prune a node whose bound comes within
 	 * slack of the best score */
@@ -346,13 +357,8 @@ ns_w2v_index_near(const struct ns_w2v_index *ix, const float *v, float eps,
 		return 0;
 	const uint32_t dim = ix->dim;
 	float q[NS_MAX_W2V_DIM], u[NS_MAX_W2V_DIM];
-	ns_w2v_query(q, v, dim);
-	double n2 = 0;
-	for (uint32_t d = 0; d < dim; d++)
-		n2 += (double)q[d] * q[d];
-	double qn = sqrt(n2);
-	for (uint32_t d = 0; d < dim; d++)
-		u[d] = qn > 0 ? (float)(q[d] / qn) : 0.0f;
+	double l1;
+	double qn = prepare_query(ix, v, q, u, &l1);
 	float score[NS_NEAR_MAX];
 	if (max > NS_NEAR_MAX)
 		max = NS_NEAR_MAX;

@@ -10,6 +10,8 @@
 # default input.
 set -euo pipefail
 NS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=tools/setup-deps.sh
+. "$NS_ROOT/tools/setup-deps.sh"
 budget=300
 out=$NS_ROOT/out/fidelity
 while [ $# -gt 0 ]; do
@@ -37,13 +39,9 @@ split_halves() {
 		/usr/bin/python3 -c 'import json,sys; print("pkt" if "ip_packets" in json.load(sys.stdin) else "flow")')
 	if [ "$kind" = pkt ]; then csv=$dir/real.pkt.csv; else csv=$dir/real.csv; fi
 	"$bin/netshare-convert" -q "$f" "$csv" 2>/dev/null
-	local n half
-	n=$(($(wc -l <"$csv") - 1))
-	half=$(((n + 1) / 2))
-	awk -v half="$half" -v a="$dir/first-half.csv" \
-		-v b="$dir/second-half.csv" \
-		'NR == 1 { print > a; print > b; next }
-		 { print > (NR - 1 <= half ? a : b) }' "$csv"
+	local n
+	n=$(ns_split_halves "$csv" "$dir/first-half.csv" \
+		"$dir/second-half.csv")
 	echo "$csv $n"
 }
 

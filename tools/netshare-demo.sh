@@ -30,11 +30,9 @@ echo "flow records: $nflows -> $out/flows.csv"
 echo "packet records: $(($(wc -l <"$out/packets.pkt.csv") - 1)) -> $out/packets.pkt.csv"
 
 step "3. split the flows in time: first half vs second half"
+ns_split_halves "$out/flows.csv" "$out/flows-first-half.csv" \
+	"$out/flows-second-half.csv" >/dev/null
 half=$(((nflows + 1) / 2))
-awk -v half="$half" -v a="$out/flows-first-half.csv" \
-	-v b="$out/flows-second-half.csv" \
-	'NR == 1 { print > a; print > b; next }
-	 { print > (NR - 1 <= half ? a : b) }' "$out/flows.csv"
 echo "first half: $half flows; second half: $((nflows - half)) flows"
 
 step "4. fidelity (NetShare metrics): first half as real, second as synthetic"

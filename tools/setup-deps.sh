@@ -74,6 +74,18 @@ ns_reserve_hugepages() {
 	fi
 }
 
+# ns_split_halves CSV FIRST SECOND: the header into both, the first half
+# of the rows (in file order, i.e. time order) into FIRST, the rest into
+# SECOND; prints the number of rows.
+ns_split_halves() {
+	local n
+	n=$(($(wc -l <"$1") - 1))
+	awk -v half="$(((n + 1) / 2))" -v a="$2" -v b="$3" \
+		'NR == 1 { print > a; print > b; next }
+		 { print > (NR - 1 <= half ? a : b) }' "$1"
+	echo "$n"
+}
+
 # ns_build DIR [meson options...]
 ns_build() {
 	local dir=$1
