@@ -125,6 +125,62 @@ print_summary(const struct ns_input *in, const struct ns_meter_config *mc)
 	printf("}\n");
 }
 
+static void
+report_meter(const char *out_path, uint64_t packets, size_t flows,
+	     const struct ns_meter_stats *ms)
+{
+	fprintf(stderr,
+		"%s: %llu packets -> %zu flows (idle %llu, active %llu, tcp "
+		"%llu, end %llu, evicted %llu)\n",
+		out_path, (unsigned long long)packets, flows,
+		(unsigned long long)ms->expired_idle,
+		(unsigned long long)ms->expired_active,
+		(unsigned long long)ms->expired_tcp,
+		(unsigned long long)ms->expired_forced,
+		(unsigned long long)ms->evicted);
+}
+
+static void
+collect_flow(void *ctx, const struct ns_flow_record *f)
+{
+	if (ns_flow_trace_push(ctx, f) != 0) {
+		fprintf(stderr, "netshare-convert: out of memory\n");
+		exit(1);
+	}
+}
+
+/* pcap -> flow CSV streams the file through the meter: the packets are
+ * never held in memory. */
+static int
+pcap_to_flows(const char *in_path, const char *out_path,
+	      const struct ns_meter_config *mc, int strict, int quiet)
+{
+	struct ns_diag d;
+	ns_diag_init(&d, in_path, "packet");
+	d.strict = strict;
+	d.quiet = quiet;
+	struct ns_flow_trace flows = {0};
+	struct ns_pcap_stats st;
+	struct ns_meter_stats ms;
+	int rc = ns_pcap_meter(in_path, mc, 1, collect_flow, &flows, &st, &ms,
+			       &d);
+	ns_diag_summary(&d, stderr);
+	if (rc != 0) {
+		ns_flow_trace_free(&flows);
+		return 1;
+	}
+	ns_flow_trace_sort(&flows);
+	if (ns_write_flow_csv(out_path, &flows) != 0) {
+		fprintf(stderr, "netshare-convert: cannot write %s: %s\n",
+			out_path, strerror(errno));
+		ns_flow_trace_free(&flows);
+		return 1;
+	}
+	report_meter(out_path, st.ip_packets, flows.n, &ms);
+	ns_flow_trace_free(&flows);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -223,6 +279,11 @@ main(int argc, char **argv)
 		return 2;
 	}
 
+	enum ns_format in_fmt =
+		from != NS_FMT_UNKNOWN ? from : ns_format_detect(in_path);
+	if (!summary && in_fmt == NS_FMT_PCAP && to == NS_FMT_NETSHARE_FLOW)
+		return pcap_to_flows(in_path, out_path, &mc, strict, quiet);
+
 	struct ns_input in;
 	ns_input_init(&in);
 	if (ns_input_load(&in, in_path, from, strict, quiet) != 0) {
@@ -250,16 +311,7 @@ main(int argc, char **argv)
 		if (rc == 0)
 			rc = ns_write_flow_csv(out_path, &flows);
 		if (rc == 0)
-			fprintf(stderr,
-				"%s: %zu packets -> %zu flows (idle %llu, "
-				"active %llu, tcp %llu, end %llu, evicted "
-				"%llu)\n",
-				out_path, in.pkts.n, flows.n,
-				(unsigned long long)ms.expired_idle,
-				(unsigned long long)ms.expired_active,
-				(unsigned long long)ms.expired_tcp,
-				(unsigned long long)ms.expired_forced,
-				(unsigned long long)ms.evicted);
+			report_meter(out_path, in.pkts.n, flows.n, &ms);
 		ns_flow_trace_free(&flows);
 	} else {
 		rc = ns_write_flow_csv(out_path, &in.flows);

@@ -52,6 +52,11 @@ void ns_meter_destroy(struct ns_meter *m);
 /* Account one packet (records must arrive in time order per flow). */
 void ns_meter_update(struct ns_meter *m, const struct ns_pkt_record *r);
 
+/* The same for n records in order, with the table's cache misses
+ * overlapped (prefetch); the result equals n calls of ns_meter_update. */
+void ns_meter_update_burst(struct ns_meter *m, const struct ns_pkt_record *r,
+			   size_t n);
+
 /* Close flows idle at now_ns, looking at up to `budget` table slots from
  * where the last call stopped (0: the whole table). Returns flows closed. */
 size_t ns_meter_expire(struct ns_meter *m, uint64_t now_ns, size_t budget);

@@ -36,6 +36,8 @@ struct ns_flow_trace {
 
 /* Append; return 0 or -1 on allocation failure. */
 int ns_pkt_trace_push(struct ns_pkt_trace *t, const struct ns_pkt_record *r);
+/* Room for extra more records without reallocating. */
+int ns_pkt_trace_reserve(struct ns_pkt_trace *t, size_t extra);
 int ns_flow_trace_push(struct ns_flow_trace *t,
 		       const struct ns_flow_record *r);
 void ns_pkt_trace_free(struct ns_pkt_trace *t);
@@ -96,6 +98,24 @@ int ns_read_pcap_mem(const uint8_t *buf, size_t len,
  * reads any file through libpcap only (tests compare the two). */
 int ns_read_pcap_libpcap(const char *path, struct ns_pkt_trace *out,
 			 struct ns_pcap_stats *st, struct ns_diag *diag);
+
+/* Streaming pcap/pcapng reads in bursts, as a NIC queue delivers them:
+ * classic pcap from a memory map, the rest through libpcap (libpcap_only
+ * forces libpcap for every file). Counters go to *st and diag as above. */
+#define NS_PCAP_BURST 32
+struct ns_pcap_reader;
+struct ns_pcap_reader *ns_pcap_open(const char *path, int libpcap_only,
+				    struct ns_pcap_stats *st,
+				    struct ns_diag *diag);
+struct ns_pcap_reader *ns_pcap_open_mem(const uint8_t *buf, size_t len,
+					struct ns_pcap_stats *st,
+					struct ns_diag *diag);
+/* Up to max IP records in file order; 0 at the end of the file, -1 when
+ * reading must stop (strict rejection). A cut or a read error ends the
+ * stream as above. */
+long ns_pcap_read_burst(struct ns_pcap_reader *rd, struct ns_pkt_record *out,
+			size_t max);
+void ns_pcap_close(struct ns_pcap_reader *rd);
 
 /* Flow CSVs (NetShare, nfdump, Zeek, Argus). fmt NS_FMT_UNKNOWN sniffs the
  * header. Returns 0, or -1 on a fatal error or a strict rejection. */

@@ -227,6 +227,7 @@ test_unusable_frames_counted(void **state)
 	assert_int_equal(ns_diag_count(&d, "not_ip"), 1);
 	assert_int_equal(ns_diag_count(&d, "truncated"), 1);
 	assert_non_null(strstr(d.first, "packet 2"));
+	ns_pkt_trace_free(&t);
 }
 
 /* Garbage and empty input fail with a message, not a crash. */
@@ -378,6 +379,47 @@ test_meter_trace_and_tuples(void **state)
 	ns_pkt_trace_free(&t);
 }
 
+static void
+collect(void *ctx, const struct ns_flow_record *f)
+{
+	assert_int_equal(ns_flow_trace_push(ctx, f), 0);
+}
+
+/* Streaming the file (one thread and two) gives the flows that metering
+ * its packets in memory gives. */
+static void
+compare_streamed_flows(const char *path, const struct ns_pkt_trace *pkts,
+		       uint32_t max_flows)
+{
+	struct ns_meter_config c;
+	ns_meter_config_default(&c);
+	c.max_flows = max_flows;
+	struct ns_flow_trace want = {0};
+	struct ns_meter_stats wst;
+	assert_int_equal(ns_meter_trace(pkts, &c, &want, &wst), 0);
+	for (int threads = 1; threads <= 2; threads++) {
+		struct ns_flow_trace got = {0};
+		struct ns_pcap_stats st;
+		struct ns_meter_stats mst;
+		struct ns_diag d;
+		ns_diag_init(&d, path, "packet");
+		d.quiet = 1;
+		assert_int_equal(ns_pcap_meter(path, &c, threads, collect,
+					       &got, &st, &mst, &d),
+				 0);
+		ns_flow_trace_sort(&got);
+		if (got.n != want.n || mst.evicted != wst.evicted ||
+		    (got.n && memcmp(got.v, want.v, got.n * sizeof(*got.v))))
+			fail_msg("%s: streamed flows (%d threads, table %u) "
+				 "differ: %zu/%zu flows, evicted %llu/%llu",
+				 path, threads, max_flows, got.n, want.n,
+				 (unsigned long long)mst.evicted,
+				 (unsigned long long)wst.evicted);
+		ns_flow_trace_free(&got);
+	}
+	ns_flow_trace_free(&want);
+}
+
 /* Read one file both ways; return 1 if it was compared. */
 static int
 compare_paths(const char *path)
@@ -402,6 +444,11 @@ compare_paths(const char *path)
 			 (unsigned long long)sb.frames, a.n, b.n, sa.cut_short,
 			 sb.cut_short, (unsigned long long)da.total,
 			 (unsigned long long)db.total);
+	if (ra == 0) {
+		/* the default table, and one small enough to evict */
+		compare_streamed_flows(path, &a, 1u << 20);
+		compare_streamed_flows(path, &a, 64);
+	}
 	ns_pkt_trace_free(&a);
 	ns_pkt_trace_free(&b);
 	return 1;
@@ -438,7 +485,8 @@ test_mmap_reader_matches_libpcap(void **state)
 	}
 	if (!compared)
 		skip(); /* no shared data here */
-	print_message("%d classic pcaps read identically both ways\n",
+	print_message("%d classic pcaps read identically both ways, and "
+		      "streamed into the same flows\n",
 		      compared);
 	assert_true(compared >= 30);
 }

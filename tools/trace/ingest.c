@@ -1,5 +1,5 @@
-/* Loading any trace file and metering packets into flows: the common
- * steps of the offline tools. */
+/* Loading any trace file and counting its 5-tuples: the common steps of
+ * the offline tools (metering is in flow_meter.c). */
 #include "netshare/ingest.h"
 
 #include <stdlib.h>
@@ -44,51 +44,6 @@ ns_input_load(struct ns_input *in, const char *path, enum ns_format fmt,
 	default:
 		return ns_read_flows(path, in->format, &in->flows, &in->diag);
 	}
-}
-
-static void
-collect_flow(void *ctx, const struct ns_flow_record *f)
-{
-	struct ns_flow_trace *out = ctx;
-	if (ns_flow_trace_push(out, f) != 0)
-		abort(); /* out of memory in an offline tool */
-}
-
-/* Sweep for idle flows when the table fills, at most once per trace
- * second; records do not depend on when sweeps run. */
-int
-ns_meter_trace(const struct ns_pkt_trace *pkts,
-	       const struct ns_meter_config *cfg, struct ns_flow_trace *out,
-	       struct ns_meter_stats *stats)
-{
-	struct ns_meter *m = ns_meter_create(cfg, collect_flow, out);
-	if (!m)
-		return -1;
-	uint64_t last_sweep = 0, latest = 0;
-	for (size_t i = 0; i < pkts->n; i++) {
-		const struct ns_pkt_record *r = &pkts->v[i];
-		ns_meter_update(m, r);
-		if (r->ts_ns > latest)
-			latest = r->ts_ns;
-		/* a little sweeping per packet keeps the table to the flows
-		 * that are really open, so it stays in cache */
-		if ((i & 31) == 31)
-			ns_meter_expire(m, r->ts_ns, 64);
-		if (ns_meter_stats(m)->active > cfg->max_flows / 4 * 3 &&
-		    r->ts_ns > last_sweep + 1000000000ull) {
-			ns_meter_expire(m, r->ts_ns, 0);
-			last_sweep = r->ts_ns;
-		}
-	}
-	/* flows idle (or too old) by the end of the trace close as such;
-	 * the rest close as "end of input" */
-	ns_meter_expire(m, latest, 0);
-	ns_meter_flush(m);
-	if (stats)
-		*stats = *ns_meter_stats(m);
-	ns_meter_destroy(m);
-	ns_flow_trace_sort(out);
-	return 0;
 }
 
 /* 5-tuple keys packed for sorting. */

@@ -50,6 +50,12 @@ ns_pkt_trace_push(struct ns_pkt_trace *t, const struct ns_pkt_record *r)
 }
 
 int
+ns_pkt_trace_reserve(struct ns_pkt_trace *t, size_t extra)
+{
+	return grow((void **)&t->v, &t->cap, t->n + extra, sizeof(*t->v));
+}
+
+int
 ns_flow_trace_push(struct ns_flow_trace *t, const struct ns_flow_record *r)
 {
 	if (grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*r)))
