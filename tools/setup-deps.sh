@@ -7,7 +7,7 @@ NS_ROOT=${NS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 NS_PACKAGES=(
 	gcc meson ninja-build pkg-config
 	libpcap-dev libdpdk-dev dpdk libopenblas-dev libcmocka-dev
-	libnanomsg-dev libcjson-dev libbpf-dev libxdp-dev
+	libnanomsg-dev libcjson-dev libbpf-dev libxdp-dev clang iproute2
 	tshark tcpdump nfdump softflowd tcpreplay
 	python3-numpy python3-scipy gnuplot-nox
 )
@@ -62,7 +62,7 @@ ns_fetch_default_input() {
 # DPDK wants hugepages; fresh machines have none (best effort).
 ns_reserve_hugepages() {
 	[ "$(id -u)" = 0 ] || return 0
-	local want=${NS_HUGEPAGES:-256}
+	local want=${NS_HUGEPAGES:-512}
 	local have
 	have=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
 	if [ "$have" -lt "$want" ]; then
