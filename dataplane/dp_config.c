@@ -253,6 +253,31 @@ load_ports(const cJSON *a, struct dp_config *c, const char *name,
 	return 0;
 }
 
+static int
+load_lcores(const cJSON *a, struct dp_config *c, const char *name,
+	    char *err, size_t errlen)
+{
+	int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+	if (n < 1 || n > NS_DP_MAX_QUEUES)
+		return fail(err, errlen, name,
+			    "field 'lcores' must be an array of 1 to %d lcore "
+			    "ids",
+			    NS_DP_MAX_QUEUES);
+	for (int i = 0; i < n; i++) {
+		const cJSON *v = cJSON_GetArrayItem(a, i);
+		if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+		    v->valuedouble > 1023 ||
+		    v->valuedouble != (int)v->valuedouble)
+			return fail(err, errlen, name,
+				    "lcores[%d] must be an lcore id in [0, "
+				    "1023]",
+				    i);
+		c->lcores[i] = (uint16_t)v->valuedouble;
+	}
+	c->n_lcores = (unsigned)n;
+	return 0;
+}
+
 int
 dp_config_parse(const char *json, size_t len, const char *name,
 		struct dp_config *c, char *err, size_t errlen)
@@ -277,6 +302,11 @@ dp_config_parse(const char *json, size_t len, const char *name,
 	{
 		if (strcmp(v->string, "ports") == 0) {
 			if ((rc = load_ports(v, &tmp, name, err, errlen)))
+				goto out;
+			continue;
+		}
+		if (strcmp(v->string, "lcores") == 0) {
+			if ((rc = load_lcores(v, &tmp, name, err, errlen)))
 				goto out;
 			continue;
 		}
@@ -349,6 +379,12 @@ dp_config_print(const struct dp_config *c, FILE *f)
 			i ? "," : "", c->port[i].name, c->port[i].devargs,
 			c->port[i].queues, c->port[i].linktype);
 	fprintf(f, "\n  ]");
+	if (c->n_lcores) {
+		fprintf(f, ",\n  \"lcores\": [");
+		for (unsigned i = 0; i < c->n_lcores; i++)
+			fprintf(f, "%s%u", i ? ", " : "", c->lcores[i]);
+		fprintf(f, "]");
+	}
 	for (size_t i = 0; i < N_FIELDS; i++) {
 		const struct field *fl = &fields[i];
 		const void *p = (const char *)c + fl->offset;

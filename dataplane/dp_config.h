@@ -19,6 +19,10 @@ struct dp_port_cfg {
 struct dp_config {
 	struct dp_port_cfg port[NS_DP_MAX_PORTS];
 	unsigned n_ports;
+	/* RX lcores: queue k (port, queue order) is polled by
+	 * lcores[k % n_lcores]; none given: the EAL worker lcores in order */
+	uint16_t lcores[NS_DP_MAX_QUEUES];
+	unsigned n_lcores;
 	uint32_t pkt_ring_size;	 /* records per queue ring, power of two */
 	uint32_t flow_ring_size; /* flow records per queue ring */
 	uint32_t mbufs;		 /* mempool size */

@@ -221,15 +221,17 @@ setup_port(struct dataplane *dp, unsigned i)
 		uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP |
 			       RTE_ETH_RSS_UDP) &
 			      info.flow_type_rss_offloads;
-		if (!hf) {
-			fprintf(stderr, "netshare-dataplane: port '%s' cannot "
-					"spread flows over %u queues (no RSS); "
-					"use one queue\n",
+		if (hf) {
+			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+			conf.rx_adv_conf.rss_conf.rss_hf = hf;
+		} else {
+			/* e.g. net_af_packet, whose kernel fanout hashes
+			 * flows to queues by itself */
+			fprintf(stderr, "netshare-dataplane: port '%s' has no "
+					"RSS; its driver spreads frames over "
+					"the %u queues\n",
 				p->name, p->queues);
-			return -1;
 		}
-		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_hf = hf;
 	}
 	if (dp->cfg.port_timestamps &&
 	    (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP))
@@ -412,19 +414,35 @@ setup_queues(struct dataplane *dp)
 }
 
 /* One RX lcore per queue while lcores last; with fewer, queues share
- * lcores round robin, and with none but the main lcore it polls them. */
-static void
+ * lcores round robin, and with none but the main lcore it polls them.
+ * The config's "lcores" list, when given, replaces the EAL's workers. */
+static int
 assign_queues(struct dataplane *dp)
 {
 	unsigned workers[RTE_MAX_LCORE], nw = 0, lc;
-	RTE_LCORE_FOREACH_WORKER(lc)
-	workers[nw++] = lc;
+	if (dp->cfg.n_lcores) {
+		for (unsigned i = 0; i < dp->cfg.n_lcores; i++) {
+			lc = dp->cfg.lcores[i];
+			if (lc >= RTE_MAX_LCORE || !rte_lcore_is_enabled(lc)) {
+				fprintf(stderr, "netshare-dataplane: config "
+						"lcores[%u] = %u is not among "
+						"the EAL's lcores (-l)\n",
+					i, lc);
+				return -1;
+			}
+			workers[nw++] = lc;
+		}
+	} else {
+		RTE_LCORE_FOREACH_WORKER(lc)
+		workers[nw++] = lc;
+	}
 	for (unsigned k = 0; k < dp->n_queues; k++) {
 		unsigned l = nw ? workers[k % nw] : rte_get_main_lcore();
 		struct lcore_work *w = &dp->work[l];
 		w->q[w->n++] = &dp->queues[k];
 		dp->queues[k].st->lcore_id = l;
 	}
+	return 0;
 }
 
 static void
@@ -598,7 +616,8 @@ run_primary(struct dataplane *dp, const struct app_args *a)
 	}
 	if (setup_queues(dp))
 		return 1;
-	assign_queues(dp);
+	if (assign_queues(dp))
+		return 1;
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

@@ -74,6 +74,46 @@ ns_reserve_hugepages() {
 	fi
 }
 
+# ns_dataplane_capture PCAP OUTDIR PKT_CSV FLOW_CSV: replay PCAP through
+# netshare-dataplane (net_pcap, the file's timestamps) with
+# netshare-ringdump draining its rings into the two CSVs. Returns non-zero
+# where DPDK cannot run (not root, no hugepages).
+ns_dataplane_capture() {
+	local pcap=$1 dir=$2 pkts=$3 flows=$4 bin=${NS_BUILD_DIR:-$NS_ROOT/build}
+	[ "$(id -u)" = 0 ] || return 1
+	[ "$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)" -ge 64 ] || return 1
+	local linktype prefix cfg eal
+	linktype=$("$bin/tools/netshare-convert" --summary --quiet "$pcap" |
+		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["linktype"])')
+	prefix=nsdemo$$
+	cfg=$dir/dataplane.json
+	cat >"$cfg" <<JSON
+{"ports": [{"name": "net_pcap_demo", "devargs": "rx_pcap=$pcap", "linktype": $linktype}],
+ "timestamps": "port", "pkt_ring_size": 131072, "flow_ring_size": 32768,
+ "mbufs": 8191, "rx_desc": 1024, "idle_sleep_us": 100,
+ "stop_after_idle_s": 3, "drain_wait_s": 30, "flow_table_size": 262144}
+JSON
+	eal=(--no-pci --file-prefix "$prefix" --base-virtaddr=0x200000000000
+		--log-level=lib.eal:error)
+	"$bin/dataplane/netshare-dataplane" -l 0-1 "${eal[@]}" -- --config "$cfg" \
+		2>"$dir/dataplane.log" &
+	local dp=$! tries=0
+	until "$bin/dataplane/netshare-dataplane" -l 0 "${eal[@]}" -- --stats \
+		>/dev/null 2>&1; do
+		tries=$((tries + 1))
+		if [ $tries -gt 100 ] || ! kill -0 $dp 2>/dev/null; then
+			wait $dp || true
+			return 1
+		fi
+		sleep 0.1
+	done
+	"$bin/tools/netshare-ringdump" -l 0 "${eal[@]}" -- --packets "$pkts" \
+		--flows "$flows" --quiet 2>>"$dir/dataplane.log" || { wait $dp; return 1; }
+	wait $dp || return 1
+	grep -h "netshare-" "$dir/dataplane.log" | grep -v TELEMETRY || true
+	rm -rf "/var/run/dpdk/$prefix"
+}
+
 # ns_split_halves CSV FIRST SECOND: the header into both, the first half
 # of the rows (in file order, i.e. time order) into FIRST, the rest into
 # SECOND; prints the number of rows.

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """net_af_packet on a veth whose peer lives in a network namespace: every
 frame tcpreplay sends there is received, and every IP frame becomes a
-record.
+record. Two RX queues (the kernel's fanout spreads flows over them, as
+RSS does on a NIC), both polled by lcore 1 as the config's "lcores"
+says.
 
 Usage: test_dp_af_packet.py NETSHARE_DATAPLANE NETSHARE_CONVERT
 
@@ -61,8 +63,11 @@ def main():
             cfg = os.path.join(tmp, "dp.json")
             dputil.write_config(cfg, {
                 "ports": [{"name": f"net_af_packet_{tag}",
-                           "devargs": f"iface={host_if},framesz=2048,"
-                                      "blocksz=4096,framecnt=2048"}],
+                           "devargs": f"iface={host_if},qpairs=2,"
+                                      "framesz=2048,blocksz=4096,"
+                                      "framecnt=2048",
+                           "queues": 2}],
+                "lcores": [1],
                 "flow_table_size": 65536, "mbufs": 8191,
                 "rx_desc": 1024, "idle_sleep_us": 100})
             primary = subprocess.Popen(
@@ -85,6 +90,7 @@ def main():
             out, err = primary.communicate(timeout=60)
         tot = st["total"]
         got = tot["rx"] - before
+        print(f"queues: {[q['rx'] for q in st['queues']]}")
         print(f"tcpreplay sent {sent} frames ({failed.group(0) if failed else '?'}); "
               f"net_af_packet received {got}, {tot['parsed']} records; "
               f"offline: {s['packets']} frames, {s['ip_packets']} IP")
@@ -98,6 +104,10 @@ def main():
         if tot["parsed"] != s["ip_packets"]:
             problems.append(f"{tot['parsed']} records, offline has "
                             f"{s['ip_packets']} IP packets")
+        per_queue = [q["rx"] for q in st["queues"]]
+        if len(per_queue) != 2 or min(per_queue) == 0:
+            problems.append(f"frames per queue {per_queue}: the kernel's "
+                            f"fanout should use both")
         if primary.returncode != 0 or dputil.sanitizer_trouble(err):
             problems.append(f"primary exit {primary.returncode}: "
                             f"{err[-2000:]}")

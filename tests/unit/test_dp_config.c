@@ -37,7 +37,8 @@ test_defaults_and_full(void **state)
 		      "\"linktype\":\"raw\"}],\"burst\":64,\"sample_one_in\":"
 		      "8,\"timestamps\":\"port\",\"active_timeout_s\":60.5,"
 		      "\"inactive_timeout_s\":0,\"tcp_end\":false,"
-		      "\"flow_table_size\":4096,\"_comment\":\"ignored\"}",
+		      "\"flow_table_size\":4096,\"lcores\":[2,3],"
+		      "\"_comment\":\"ignored\"}",
 		      &c, err),
 		0);
 	assert_int_equal(c.n_ports, 2);
@@ -53,6 +54,8 @@ test_defaults_and_full(void **state)
 	assert_int_equal(c.meter.inactive_timeout_ns, 0);
 	assert_int_equal(c.meter.tcp_end, 0);
 	assert_int_equal(c.meter.max_flows, 4096);
+	assert_int_equal(c.n_lcores, 2);
+	assert_int_equal(c.lcores[1], 3);
 }
 
 /* Each bad input: refused, message names file and field, c untouched. */
@@ -90,6 +93,10 @@ test_refusals(void **state)
 		 "at least twice"},
 		{"{\"ports\":[{\"name\":\"a\"}],\"sampling\":2}",
 		 "unknown field 'sampling'"},
+		{"{\"ports\":[{\"name\":\"a\"}],\"lcores\":[]}",
+		 "'lcores'"},
+		{"{\"ports\":[{\"name\":\"a\"}],\"lcores\":[1,-1]}",
+		 "lcores[1]"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct dp_config c, before;
