@@ -14,6 +14,9 @@
 #include "config.h"
 #include "dg.h"
 #include "netshare/ingest.h"
+#include "netshare/trace.h"
+
+#define STATUS_EVERY_S 2.0 /* --status rewrite period */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -42,6 +45,9 @@ usage(FILE *f)
 	      "  --resume              continue from MODEL if it exists\n"
 	      "  --checkpoint-every SEC  save MODEL every SEC (default 60)\n"
 	      "  --from FMT            format of IN (see netshare-convert)\n"
+	      "  --status FILE         rewrite FILE (atomically) every 2 s with\n"
+	      "                        JSON progress: iteration, losses, it/s,\n"
+	      "                        ETA (read by netshare-control)\n"
 	      "  --print-config        print the effective config and exit\n"
 	      "  -q, --quiet           no progress line\n"
 	      "  -h, --help            this help\n"
@@ -72,10 +78,56 @@ fmt_eta(char *buf, size_t n, double s)
 		snprintf(buf, n, "%.1fh", s / 3600);
 }
 
+/* The --status file: one JSON object, replaced atomically. */
+static void
+write_status(const char *path, const char *state, long step, long total,
+	     const struct ns_dg_losses *l, double rate, double eta,
+	     double elapsed, const char *input, const char *out)
+{
+	char buf[1024];
+	int n = snprintf(buf, sizeof(buf),
+			 "{\"v\":1,\"state\":\"%s\",\"iteration\":%ld,"
+			 "\"iterations\":%ld,\"losses\":{\"d_wdist\":%.6g,"
+			 "\"d_gp\":%.6g,\"da_wdist\":%.6g,\"da_gp\":%.6g,"
+			 "\"g\":%.6g},\"it_per_s\":%.4g,\"eta_s\":%.1f,"
+			 "\"elapsed_s\":%.1f,\"pid\":%ld,\"updated_unix\":"
+			 "%ld,\"out\":\"",
+			 state, step, total,
+			 isfinite(l->d_wdist) ? l->d_wdist : 0.0,
+			 isfinite(l->d_gp) ? l->d_gp : 0.0,
+			 isfinite(l->da_wdist) ? l->da_wdist : 0.0,
+			 isfinite(l->da_gp) ? l->da_gp : 0.0,
+			 isfinite(l->g_loss) ? l->g_loss : 0.0,
+			 isfinite(rate) ? rate : 0.0,
+			 isfinite(eta) && eta > 0 ? eta : 0.0, elapsed,
+			 (long)getpid(), (long)time(NULL));
+	/* the file names, JSON-escaped */
+	for (int k = 0; k < 2; k++) {
+		const char *p = k ? input : out;
+		for (; *p && n < (int)sizeof(buf) - 16; p++) {
+			unsigned char ch = (unsigned char)*p;
+			if (ch == '"' || ch == '\\')
+				n += snprintf(buf + n, sizeof(buf) - n,
+					      "\\%c", ch);
+			else if (ch < 0x20)
+				n += snprintf(buf + n, sizeof(buf) - n,
+					      "\\u%04x", ch);
+			else
+				buf[n++] = (char)ch;
+		}
+		n += snprintf(buf + n, sizeof(buf) - n, "%s",
+			      k ? "\"}\n" : "\",\"input\":\"");
+	}
+	if (ns_write_file_atomic(path, buf, (size_t)n))
+		fprintf(stderr, "netshare-train: --status %s: %s\n", path,
+			strerror(errno));
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *input = NULL, *out = NULL, *config = NULL;
+	const char *status = NULL;
 	double budget = 0, ckpt_every = 60;
 	long iterations = -1;
 	long long seed = -1;
@@ -92,6 +144,7 @@ main(int argc, char **argv)
 		{"checkpoint-every", required_argument, NULL, 'k'},
 		{"from", required_argument, NULL, 'f'},
 		{"print-config", no_argument, NULL, 'p'},
+		{"status", required_argument, NULL, 'S'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -152,6 +205,9 @@ main(int argc, char **argv)
 						"format '%s'\n", optarg);
 				return 2;
 			}
+			break;
+		case 'S':
+			status = optarg;
 			break;
 		case 'p':
 			print_config = 1;
@@ -248,6 +304,10 @@ main(int argc, char **argv)
 	long first = m.step;
 	struct ns_dg_losses loss = {0};
 	int rc = 0;
+	double last_status = -STATUS_EVERY_S;
+	if (status)
+		write_status(status, "training", m.step, cfg.model.iterations,
+			     &loss, 0, NAN, 0, input, out);
 	while (m.step < cfg.model.iterations && !stop_requested) {
 		ns_dg_train_step(&m, &ds, &loss);
 		double t = now_s();
@@ -277,6 +337,17 @@ main(int argc, char **argv)
 				loss.g_loss, rate, eta, tty ? "   " : "\n");
 			last_print = t;
 		}
+		if (status && t - last_status >= STATUS_EVERY_S) {
+			double rate = (double)(m.step - first) / (t - start);
+			double left = (double)(cfg.model.iterations - m.step) /
+				      rate;
+			if (budget > 0 && budget - (t - start) < left)
+				left = budget - (t - start);
+			write_status(status, "training", m.step,
+				     cfg.model.iterations, &loss, rate, left,
+				     t - start, input, out);
+			last_status = t;
+		}
 		if (t - last_ckpt >= ckpt_every) {
 			if (ns_ckpt_save(out, &cfg, &m, &enc, err,
 					 sizeof(err)))
@@ -288,7 +359,16 @@ main(int argc, char **argv)
 	}
 	if (!quiet && tty)
 		fputc('\n', stderr);
-	if (ns_ckpt_save(out, &cfg, &m, &enc, err, sizeof(err))) {
+	int saved = ns_ckpt_save(out, &cfg, &m, &enc, err, sizeof(err)) == 0;
+	if (status) {
+		double el = now_s() - start;
+		write_status(status, rc ? "diverged" : !saved ? "failed"
+				     : stop_requested ? "stopped" : "done",
+			     m.step, cfg.model.iterations, &loss,
+			     el > 0 ? (double)(m.step - first) / el : 0, 0, el,
+			     input, out);
+	}
+	if (!saved) {
 		fprintf(stderr, "netshare-train: %s\n", err);
 		rc = 1;
 	} else if (!quiet) {
