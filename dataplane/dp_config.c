@@ -161,7 +161,19 @@ copy_string(char *dst, size_t cap, const cJSON *v)
 	const char *s = cJSON_GetStringValue(v);
 	if (!s || strlen(s) >= cap)
 		return -1;
+	memset(dst, 0, cap);
 	strcpy(dst, s);
+	return 0;
+}
+
+/* Does a key before v in its object have v's name? (cJSON keeps both;
+ * a config that says a thing twice is refused, not half-read.) */
+static int
+repeated_key(const cJSON *first, const cJSON *v)
+{
+	for (const cJSON *k = first; k && k != v; k = k->next)
+		if (strcmp(k->string, v->string) == 0)
+			return 1;
 	return 0;
 }
 
@@ -178,6 +190,10 @@ load_port(const cJSON *o, unsigned i, struct dp_port_cfg *p,
 	const cJSON *v;
 	cJSON_ArrayForEach(v, o)
 	{
+		if (repeated_key(o->child, v))
+			return fail(err, errlen, name,
+				    "ports[%u] gives '%s' twice", i,
+				    v->string);
 		if (strcmp(v->string, "name") == 0) {
 			if (copy_string(p->name, sizeof(p->name), v) ||
 			    !p->name[0])
@@ -300,6 +316,11 @@ dp_config_parse(const char *json, size_t len, const char *name,
 	const cJSON *v;
 	cJSON_ArrayForEach(v, root)
 	{
+		if (repeated_key(root->child, v)) {
+			rc = fail(err, errlen, name, "field '%s' is given twice",
+				  v->string);
+			goto out;
+		}
 		if (strcmp(v->string, "ports") == 0) {
 			if ((rc = load_ports(v, &tmp, name, err, errlen)))
 				goto out;
