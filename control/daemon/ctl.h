@@ -95,7 +95,8 @@ struct ctl_export {
 	struct ctl_sink *sinks;
 	uint8_t *buf;
 	unsigned mtu;
-	uint64_t rate, t0_ns, due_done;
+	uint64_t rate;
+	struct ns_pacer pacer;
 	uint64_t limit, records_in; /* source records taken */
 	uint64_t send_failures, started_unix_ms, stopped_unix_ms;
 	uint64_t start_mono_ns, stop_mono_ns;

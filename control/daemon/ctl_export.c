@@ -1,6 +1,6 @@
 /* The daemon's export: flows from a CSV or from a model (generated in
- * batches), times moved onto the wall clock, paced by computing how many
- * records are due at each poll tick, so the loop never sleeps. */
+ * batches), times moved onto the wall clock, paced by asking the pacer how
+ * many records are due at each poll tick, so the loop never sleeps. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,7 +223,8 @@ ctl_export_start(struct ctl_export *x, const struct ctl_config *c,
 	x->running = 1;
 	x->state = "running";
 	x->started_unix_ms = ns_real_ns() / NS_PER_MS;
-	x->t0_ns = x->start_mono_ns = ns_mono_ns();
+	x->start_mono_ns = ns_mono_ns();
+	ns_pacer_start(&x->pacer, x->rate);
 	return 0;
 fail:
 	snprintf(x->last_error, sizeof(x->last_error), "%s", e->msg);
@@ -263,21 +264,8 @@ ctl_export_tick(struct ctl_export *x)
 {
 	if (!x->running)
 		return -1;
-	uint64_t now = ns_mono_ns();
-	uint64_t due;
-	if (x->rate) {
-		uint64_t total = (uint64_t)((double)x->rate *
-		                            (double)(now - x->t0_ns) / 1e9);
-		due = total > x->due_done ? total - x->due_done : 0;
-		if (due > x->rate / 20 + 1) { /* a stall: no burst */
-			due = x->rate / 20 + 1;
-			x->t0_ns = now;
-			x->due_done = 0;
-		}
-		x->due_done += due;
-	} else {
-		due = UNPACED_TICK;
-	}
+	uint64_t due = x->rate ? ns_pacer_due(&x->pacer, ns_mono_ns())
+			       : UNPACED_TICK;
 	static struct ns_flow_record chunk[CHUNK];
 	while (due > 0 && x->running) {
 		if (x->pos == x->trace.n) {

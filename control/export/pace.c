@@ -59,3 +59,21 @@ ns_pacer_wait(struct ns_pacer *p, uint64_t n)
 	}
 	p->done += n;
 }
+
+uint64_t
+ns_pacer_due(struct ns_pacer *p, uint64_t now_ns)
+{
+	if (p->rate == 0)
+		return UINT64_MAX;
+	uint64_t el = now_ns > p->t0_ns ? now_ns - p->t0_ns : 0;
+	uint64_t total = (uint64_t)((double)p->rate * (double)el / NS_PER_S);
+	uint64_t due = total > p->done ? total - p->done : 0;
+	uint64_t cap = (uint64_t)((double)p->rate * CATCH_UP_NS / NS_PER_S) + 1;
+	if (due > cap) { /* behind after a stall: restart, no burst */
+		due = cap;
+		p->t0_ns = now_ns;
+		p->done = 0;
+	}
+	p->done += due;
+	return due;
+}

@@ -231,6 +231,10 @@ struct ns_pacer {
 
 void ns_pacer_start(struct ns_pacer *p, uint64_t rate);
 void ns_pacer_wait(struct ns_pacer *p, uint64_t n);
+/* The non-blocking form for a poll loop: how many records may go at
+ * now_ns (CLOCK_MONOTONIC), counted as sent; at most 50 ms of records
+ * after a stall. rate 0: UINT64_MAX. */
+uint64_t ns_pacer_due(struct ns_pacer *p, uint64_t now_ns);
 
 /* CLOCK_MONOTONIC / CLOCK_REALTIME in ns. */
 uint64_t ns_mono_ns(void);

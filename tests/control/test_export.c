@@ -763,6 +763,27 @@ test_pacer(void **state)
 	assert_true(ns_mono_ns() - t0 < 50000000ull);
 }
 
+/* The poll-loop pacer: records due by elapsed time, none twice, and at
+ * most 50 ms worth after a stall. */
+static void
+test_pacer_due(void **state)
+{
+	(void)state;
+	struct ns_pacer p;
+	ns_pacer_start(&p, 1000);
+	uint64_t t0 = p.t0_ns;
+	assert_int_equal(ns_pacer_due(&p, t0 + 30000000ull), 30);
+	assert_int_equal(ns_pacer_due(&p, t0 + 30000000ull), 0);
+	assert_int_equal(ns_pacer_due(&p, t0 + 40000000ull), 10);
+	/* a 10 s stall: 51 records (50 ms at 1000/s), schedule restarted */
+	uint64_t late = t0 + 10000000000ull;
+	assert_int_equal(ns_pacer_due(&p, late), 51);
+	assert_int_equal(ns_pacer_due(&p, late + 10000000ull), 0);
+	assert_int_equal(ns_pacer_due(&p, late + 100000000ull), 49);
+	ns_pacer_start(&p, 0);
+	assert_true(ns_pacer_due(&p, t0) == UINT64_MAX);
+}
+
 int
 main(void)
 {
@@ -780,6 +801,7 @@ main(void)
 	    cmocka_unit_test(test_config_errors),
 	    cmocka_unit_test(test_collector_parsing),
 	    cmocka_unit_test(test_pacer),
+	    cmocka_unit_test(test_pacer_due),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
