@@ -201,7 +201,9 @@ def run_checks(conf, models, flows):
     rc, reply, _ = ctl("config", "validate", broken)
     check(rc == 1 and reply["error"]["field"] == "mtu" and
           broken in reply["error"]["message"], f"validate bad: {reply}")
-    ok("config", "set", "export_rate", "2000")
+    # slow enough (3 s for 300 records) that the busy checks below run
+    # while the export is still going, even under ASan
+    ok("config", "set", "export_rate", "100")
 
     # models, privacy, generate
     res = ok("models", "list")
@@ -233,6 +235,25 @@ def run_checks(conf, models, flows):
     port = rx.getsockname()[1]
     ok("exporters", "remove", "127.0.0.1:9")
     ok("exporters", "add", f"127.0.0.1:{port}", "5")
+    # drain the socket while the export runs: the paced export sends
+    # about one datagram per record, more than a default receive buffer holds
+    got_box = [0]
+    def drain():
+        idle_since = None
+        while True:
+            try:
+                pkt = rx.recv(65535)
+                got_box[0] += int.from_bytes(pkt[2:4], "big")  # v5 count
+                idle_since = None
+            except socket.timeout:
+                if drain_stop.is_set():
+                    if idle_since is None:
+                        idle_since = time.monotonic()
+                    elif time.monotonic() - idle_since > 1.0:
+                        return
+    drain_stop = threading.Event()
+    drainer = threading.Thread(target=drain)
+    drainer.start()
     res = ok("export", "start")
     check(res["export"]["state"] == "running", f"start: {res}")
     rc, reply, _ = ctl("export", "start")
@@ -248,13 +269,9 @@ def run_checks(conf, models, flows):
     check(ex["state"] == "finished" and ex["records_in"] == 300,
           f"export: {ex}")
     c = ex["collectors"][0]
-    got = 0
-    try:
-        while True:
-            pkt = rx.recv(65535)
-            got += int.from_bytes(pkt[2:4], "big")  # v5 record count
-    except socket.timeout:
-        pass
+    drain_stop.set()
+    drainer.join()
+    got = got_box[0]
     check(c["records"] + c["skipped_v6"] + c["skipped_time"] == 300 and
           got == c["records"] and got > 0,
           f"UDP got {got} v5 records, stats {c}")
