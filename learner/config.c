@@ -24,6 +24,8 @@ struct field {
 
 #define ENC(f) offsetof(struct ns_learner_config, enc.f)
 #define MOD(f) offsetof(struct ns_learner_config, model.f)
+#define PRV(f) offsetof(struct ns_learner_config, privacy.f)
+#define CON(f) offsetof(struct ns_learner_config, cont.f)
 
 static const struct field fields[] = {
 	{"encoding", "n_chunks", F_U32, ENC(n_chunks), 1, 64,
@@ -78,6 +80,31 @@ static const struct field fields[] = {
 	 "generator steps"},
 	{"model", "seed", F_U64, MOD(seed), 0, 9007199254740991.0,
 	 "random seed"},
+	{"privacy", "enabled", F_INT, MOD(dp), 0, 1,
+	 "DP-SGD on both discriminators (1) or plain training (0)"},
+	{"privacy", "noise_multiplier", F_FLOAT, MOD(dp_noise), 0, 1e6,
+	 "Gaussian noise sigma, in units of the clip"},
+	{"privacy", "clip", F_FLOAT, MOD(dp_clip), 0, 1e6,
+	 "per-example gradient norm bound C (0: none, only without noise)"},
+	{"privacy", "delta", F_FLOAT, PRV(delta), 1e-30, 0.5,
+	 "delta of the (epsilon, delta) guarantee"},
+	{"privacy", "epsilon_budget", F_FLOAT, PRV(epsilon_budget), 0, 1e9,
+	 "stop before the total epsilon passes this (0: no budget)"},
+	{"privacy", "block_epsilon_budget", F_FLOAT, PRV(block_epsilon_budget),
+	 0, 1e9, "stop a block before its epsilon passes this (0: none)"},
+	{"privacy", "count_noise", F_FLOAT, PRV(count_noise), 0, 1e9,
+	 "sigma of the Gaussian noise on each block's flow count"},
+	{"continuous", "block_seconds", F_FLOAT, CON(block_seconds), 1e-3, 1e7,
+	 "block duration in trace seconds"},
+	{"continuous", "fine_tune_fraction", F_FLOAT, CON(fine_tune_fraction),
+	 0, 1, "iterations of a fine-tuned block, as a share of "
+	       "model.iterations"},
+	{"continuous", "workers", F_INT, CON(workers), 1, 1024,
+	 "blocks trained at once"},
+	{"continuous", "blas_threads", F_INT, CON(blas_threads), 1, 1024,
+	 "BLAS threads per worker"},
+	{"continuous", "holdout", F_FLOAT, CON(holdout), 0, 0.9,
+	 "share of a block's flows held back for its fidelity report"},
 };
 
 void
@@ -99,6 +126,15 @@ ns_learner_config_default(struct ns_learner_config *c)
 	c->model.lr_d = 1e-3f;
 	c->model.sample_len = 5;
 	c->model.iterations = 10000;
+	c->model.dp_noise = 1.0f;
+	c->model.dp_clip = 1.0f;
+	c->privacy.delta = 1e-5f;
+	c->privacy.count_noise = 1.0f;
+	c->cont.block_seconds = 300;
+	c->cont.fine_tune_fraction = 0.25f;
+	c->cont.workers = 1;
+	c->cont.blas_threads = 1;
+	c->cont.holdout = 0.1f;
 }
 
 static void
@@ -182,9 +218,12 @@ ns_learner_config_parse(struct ns_learner_config *c, const char *text,
 			continue;
 		}
 		if (strcmp(sec->string, "encoding") &&
-		    strcmp(sec->string, "model")) {
+		    strcmp(sec->string, "model") &&
+		    strcmp(sec->string, "privacy") &&
+		    strcmp(sec->string, "continuous")) {
 			snprintf(err, errlen, "%s: unknown section \"%s\" "
-					      "(expected encoding, model)",
+					      "(expected encoding, model, "
+					      "privacy, continuous)",
 				 path, sec->string);
 			goto out;
 		}

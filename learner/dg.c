@@ -33,6 +33,9 @@ ns_dg_config_paper(struct ns_dg_config *c)
 	c->bn_decay = 0.9f;
 	c->iterations = 400000;
 	c->seed = 1;
+	c->dp = 0;
+	c->dp_noise = 1.0f;
+	c->dp_clip = 1.0f;
 }
 
 static int
@@ -87,7 +90,7 @@ static size_t
 carve(struct ns_dg *m, float *mem)
 {
 	const struct ns_dg_config *c = &m->cfg;
-	size_t B = (size_t)c->batch, gh = (size_t)c->gen_hidden;
+	size_t B = (size_t)m->cap, gh = (size_t)c->gen_hidden;
 	size_t GL = (size_t)c->gen_layers, A = (size_t)m->A;
 	size_t T = (size_t)m->T, S = (size_t)m->S, F2 = (size_t)m->F2;
 	size_t H = (size_t)c->lstm_units, I = A + (size_t)c->feat_noise;
@@ -173,6 +176,13 @@ ns_dg_init(struct ns_dg *m, const struct ns_dg_config *cfg,
 				      "1 <= gen_layers <= 8, sizes >= 1)");
 		return -1;
 	}
+	if (c->dp && (!(c->dp_noise >= 0) || !(c->dp_clip >= 0) ||
+		      (c->dp_noise > 0 && c->dp_clip == 0))) {
+		snprintf(err, errlen, "privacy: noise_multiplier and clip must "
+				      "be >= 0, and noise needs a finite clip");
+		return -1;
+	}
+	m->cap = c->dp ? ns_dg_dp_capacity(c->batch) : c->batch;
 	m->attr_layout = enc->attr;
 	m->rec_layout = enc->feat;
 	if (m->rec_layout.n_heads + 1 > NS_MAX_HEADS) {
@@ -197,9 +207,9 @@ ns_dg_init(struct ns_dg *m, const struct ns_dg_config *cfg,
 	    params_alloc(&m->Da, ns_disc_param_count(m->A, c->disc_hidden,
 						     c->disc_layers)) ||
 	    ns_disc_init(&m->disc, m->Din, c->disc_hidden, c->disc_layers,
-			 3 * c->batch) ||
+			 3 * m->cap) ||
 	    ns_disc_init(&m->disc_a, m->A, c->disc_hidden, c->disc_layers,
-			 3 * c->batch)) {
+			 3 * m->cap)) {
 		snprintf(err, errlen, "out of memory for the model");
 		ns_dg_free(m);
 		return -1;
@@ -208,14 +218,15 @@ ns_dg_init(struct ns_dg *m, const struct ns_dg_config *cfg,
 			       sizeof(float));
 	m->ws_floats = carve(m, NULL);
 	m->ws = calloc(m->ws_floats, sizeof(float));
-	m->pick = calloc((size_t)c->batch, sizeof(uint32_t));
-	if (!m->bn_running || !m->ws || !m->pick) {
+	m->pick = calloc((size_t)m->cap, sizeof(uint32_t));
+	m->pick_a = calloc((size_t)m->cap, sizeof(uint32_t));
+	if (!m->bn_running || !m->ws || !m->pick || !m->pick_a) {
 		snprintf(err, errlen, "out of memory for the workspace");
 		ns_dg_free(m);
 		return -1;
 	}
 	carve(m, m->ws);
-	ns_lstm_cache_init(&m->lstm, m->lstm_mem, m->T, c->batch, I,
+	ns_lstm_cache_init(&m->lstm, m->lstm_mem, m->T, m->cap, I,
 			   c->lstm_units);
 	ns_dg_init_weights(m);
 	return 0;
@@ -230,6 +241,7 @@ ns_dg_free(struct ns_dg *m)
 	free(m->bn_running);
 	free(m->ws);
 	free(m->pick);
+	free(m->pick_a);
 	free(m->head_act);
 	free(m->head_dim);
 	ns_disc_free(&m->disc);
@@ -275,6 +287,16 @@ ns_dg_init_weights(struct ns_dg *m)
 		m->bn_running[nb + k] = 1; /* variances */
 	}
 	m->step = 0;
+	m->dp_updates = 0;
+	m->dp_overflows = 0;
+}
+
+int
+ns_dg_dp_capacity(int batch)
+{
+	double b = batch;
+	double cap = fmax(2.5 * b, b + 10 * sqrt(b) + 20);
+	return (int)ceil(cap);
 }
 
 /* The generator's forward pass for B rows (B <= batch). train: batch
@@ -296,7 +318,7 @@ gen_forward(struct ns_dg *m, int B, int train, int update)
 	const float *x = m->z_a;
 	int in = c->attr_noise;
 	for (int l = 0; l < c->gen_layers; l++) {
-		size_t o = (size_t)l * c->batch * gh;
+		size_t o = (size_t)l * m->cap * gh;
 		float *a = m->mlp_a + o, *r = m->mlp_r + o, *h = m->mlp_h + o;
 		ns_linear_forward(a, x, p + m->gl.mlp_w[l], p + m->gl.mlp_b[l],
 				  B, in, gh);
@@ -361,36 +383,47 @@ gen_forward(struct ns_dg *m, int B, int train, int update)
 	}
 }
 
-/* Fake rows for D (rows, Din) and D_a (rows, A) from the last forward. */
+/* Fake rows for D (rows, Din) and D_a (rows, A), either may be NULL,
+ * from the first rows of the last forward over gen_rows rows. */
 static void
-assemble_fake(struct ns_dg *m, int B, float *xd, float *xda)
+assemble_fake(struct ns_dg *m, int gen_rows, int rows, float *xd, float *xda)
 {
 	int T = m->T, S = m->S, F2 = m->F2, A = m->A, Din = m->Din;
-	for (int b = 0; b < B; b++) {
+	for (int b = 0; b < rows; b++) {
+		if (xda)
+			memcpy(xda + (size_t)b * A, m->attr_soft + (size_t)b * A,
+			       (size_t)A * sizeof(float));
+		if (!xd)
+			continue;
 		float *row = xd + (size_t)b * Din;
 		for (int t = 0; t < T; t++) {
 			float on = m->block_on[(size_t)b * T + t];
 			const float *src =
-				m->feat_out + ((size_t)t * B + b) * S * F2;
+				m->feat_out +
+				((size_t)t * gen_rows + b) * S * F2;
 			float *dst = row + (size_t)t * S * F2;
 			for (int k = 0; k < S * F2; k++)
 				dst[k] = on * src[k];
 		}
 		memcpy(row + (size_t)m->L * F2, m->attr_soft + (size_t)b * A,
 		       (size_t)A * sizeof(float));
-		memcpy(xda + (size_t)b * A, m->attr_soft + (size_t)b * A,
-		       (size_t)A * sizeof(float));
 	}
 }
 
-/* Real rows for flows m->pick[0..B). */
+/* Real rows for flows picks[0..B) into xd (B, Din) and xda (B, A),
+ * either may be NULL. */
 static void
-assemble_real(struct ns_dg *m, const struct ns_dataset *ds, int B, float *xd,
-	      float *xda)
+assemble_real(struct ns_dg *m, const struct ns_dataset *ds,
+	      const uint32_t *picks, int B, float *xd, float *xda)
 {
 	int F = m->F, F2 = m->F2, A = m->A, L = m->L, Din = m->Din;
 	for (int b = 0; b < B; b++) {
-		uint32_t i = m->pick[b];
+		uint32_t i = picks[b];
+		if (xda)
+			memcpy(xda + (size_t)b * A, ds->attr + (size_t)i * A,
+			       (size_t)A * sizeof(float));
+		if (!xd)
+			continue;
 		uint32_t len = ds->offset[i + 1] - ds->offset[i];
 		if (len > (uint32_t)L)
 			len = (uint32_t)L;
@@ -407,42 +440,100 @@ assemble_real(struct ns_dg *m, const struct ns_dataset *ds, int B, float *xd,
 		}
 		memcpy(row + (size_t)L * F2, ds->attr + (size_t)i * A,
 		       (size_t)A * sizeof(float));
-		memcpy(xda + (size_t)b * A, ds->attr + (size_t)i * A,
-		       (size_t)A * sizeof(float));
 	}
 }
 
-/* One WGAN-GP step of a discriminator on rows [fake; real; interp] of
- * x (3B, n). Returns the Wasserstein estimate; *gp gets the penalty. */
+/* One WGAN-GP update of a discriminator on rows [fake; real] of x (n
+ * each, wide floats), the interpolates written after them. The gradient
+ * is a sum over examples (clipped, plus Gaussian noise, under DP) over
+ * the expected batch, then Adam; a plain update is the same arithmetic
+ * with every clip factor 1 and no noise. Returns the Wasserstein
+ * estimate; *gp gets the mean penalty. */
 static float
-disc_step(struct ns_dg *m, struct ns_disc *d, struct ns_params *q, float *x,
-	  int n, long t, float *gp)
+disc_update(struct ns_dg *m, struct ns_disc *d, struct ns_params *q,
+	    float *x, int wide, int n, long t, float *gp)
 {
 	const struct ns_dg_config *c = &m->cfg;
-	int B = c->batch;
-	for (int b = 0; b < B; b++) {
+	for (int b = 0; b < n; b++) {
 		float a = ns_rng_float(&m->rng);
-		const float *f = x + (size_t)b * n;
-		const float *r = x + ((size_t)B + b) * n;
-		float *h = x + ((size_t)2 * B + b) * n;
-		for (int k = 0; k < n; k++)
+		const float *f = x + (size_t)b * wide;
+		const float *r = x + ((size_t)n + b) * wide;
+		float *h = x + ((size_t)2 * n + b) * wide;
+		for (int k = 0; k < wide; k++)
 			h[k] = a * r[k] + (1 - a) * f[k];
 	}
 	memset(q->g, 0, q->n * sizeof(float));
-	ns_disc_forward(d, q->p, x, 3 * B);
+	float pen = 0;
 	double fake = 0, real = 0;
-	for (int b = 0; b < B; b++) {
-		fake += d->out[b];
-		real += d->out[B + b];
-		m->dout[b] = 1.0f / B;
-		m->dout[B + b] = -1.0f / B;
-		m->dout[2 * B + b] = 1.0f;
+	if (n > 0) {
+		pen = ns_disc_example_grads(d, q->p, q->g, x, n, c->gp_lambda,
+					    c->dp ? c->dp_clip : 0, NULL);
+		for (int b = 0; b < n; b++) {
+			fake += d->out[b];
+			real += d->out[n + b];
+		}
 	}
-	ns_disc_backward(d, q->p, q->g, m->dout, x, 3 * B, 2 * B, NULL);
-	*gp = ns_disc_penalty(d, q->p, q->g, 2 * B, B, c->gp_lambda);
+	if (c->dp) {
+		if (c->dp_noise > 0)
+			ns_rng_add_normal(&m->rng, q->g, q->n,
+					  c->dp_noise * c->dp_clip);
+		m->dp_updates++;
+	}
+	float inv = 1.0f / (float)c->batch;
+	for (size_t k = 0; k < q->n; k++)
+		q->g[k] *= inv;
 	ns_adam_update(q->p, q->g, q->m, q->v, q->n, c->lr_d, c->beta1,
 		       c->beta2, c->adam_eps, t);
-	return (float)((real - fake) / B);
+	*gp = n > 0 ? pen / (float)n : 0;
+	return n > 0 ? (float)((real - fake) / n) : 0;
+}
+
+/* A Poisson sample: every flow independently with probability
+ * batch / n_flows, drawn by geometric skips. A sample larger than cap
+ * is cut to cap and counted (the chance of that, below e^-60 per draw,
+ * belongs in delta). */
+static int
+poisson_sample(struct ns_dg *m, const struct ns_dataset *ds, uint32_t *out)
+{
+	double q = (double)m->cfg.batch / (double)ds->n_flows;
+	int n = 0;
+	if (q >= 1) {
+		for (size_t i = 0; i < ds->n_flows && n < m->cap; i++)
+			out[n++] = (uint32_t)i;
+		if (ds->n_flows > (size_t)m->cap)
+			m->dp_overflows++;
+		return n;
+	}
+	double lq = log1p(-q);
+	double i = -1;
+	for (;;) {
+		double u = 1.0 - (double)ns_rng_float(&m->rng); /* (0,1] */
+		i += 1 + floor(log(u) / lq);
+		if (i >= (double)ds->n_flows)
+			break;
+		if (n == m->cap) {
+			m->dp_overflows++;
+			break;
+		}
+		out[n++] = (uint32_t)i;
+	}
+	return n;
+}
+
+float
+ns_dg_disc_update(struct ns_dg *m, const struct ns_dataset *ds, int which,
+		  const uint32_t *picks, int n, float *gp)
+{
+	int wide = which ? m->A : m->Din;
+	float *x = which ? m->xda : m->xd;
+	int rows = n < 2 ? 2 : n; /* BatchNorm wants two rows */
+	long t = m->step * m->cfg.d_rounds + 1;
+	gen_forward(m, rows, 1, 0);
+	assemble_fake(m, rows, n, which ? NULL : x, which ? x : NULL);
+	assemble_real(m, ds, picks, n, which ? NULL : x + (size_t)n * wide,
+		      which ? x + (size_t)n * wide : NULL);
+	return disc_update(m, which ? &m->disc_a : &m->disc,
+			   which ? &m->Da : &m->D, x, wide, n, t, gp);
 }
 
 /* Backprop dxd (B, Din) and dxda (B, A) through the generator into
@@ -484,13 +575,13 @@ gen_backward(struct ns_dg *m, int B)
 				m->dxda[(size_t)b * A + k];
 	ns_heads_backward(da, da, m->attr_soft, &m->attr_heads, B);
 	int L = c->gen_layers;
-	const float *hlast = m->mlp_h + (size_t)(L - 1) * c->batch * gh;
+	const float *hlast = m->mlp_h + (size_t)(L - 1) * m->cap * gh;
 	float *dx = m->dtmp2;
 	memset(dx, 0, (size_t)B * gh * sizeof(float));
 	ns_linear_backward(dx, g + m->gl.out_w, g + m->gl.out_b, da, hlast,
 			   p + m->gl.out_w, B, gh, A);
 	for (int l = L - 1; l >= 0; l--) {
-		size_t o = (size_t)l * c->batch * gh;
+		size_t o = (size_t)l * m->cap * gh;
 		struct ns_bn_cache bc = {m->bn_xhat + o,
 					 m->bn_rstd + (size_t)l * gh};
 		float *dr = m->dtmp;
@@ -499,7 +590,7 @@ gen_backward(struct ns_dg *m, int B)
 			       &bc, p + m->gl.bn_g[l], B, gh);
 		ns_relu_backward(dr, dr, m->mlp_a + o, (size_t)B * gh);
 		int in = l ? gh : c->attr_noise;
-		const float *xin = l ? m->mlp_h + o - (size_t)c->batch * gh
+		const float *xin = l ? m->mlp_h + o - (size_t)m->cap * gh
 				     : m->z_a;
 		if (l)
 			memset(dx, 0, (size_t)B * gh * sizeof(float));
@@ -515,7 +606,7 @@ gen_loss_backward(struct ns_dg *m, int grad)
 {
 	const struct ns_dg_config *c = &m->cfg;
 	int B = c->batch;
-	assemble_fake(m, B, m->xd, m->xda);
+	assemble_fake(m, B, B, m->xd, m->xda);
 	ns_disc_forward(&m->disc, m->D.p, m->xd, B);
 	ns_disc_forward(&m->disc_a, m->Da.p, m->xda, B);
 	double gl = 0;
@@ -543,24 +634,45 @@ ns_dg_gen_loss(struct ns_dg *m, int grad)
 	return gen_loss_backward(m, grad);
 }
 
+/* Plain: one uniform batch of B flows for every round, fresh fakes per
+ * round shared by D and D_a. DP: every update of D and of D_a draws its
+ * own Poisson sample, so each is one sampled Gaussian mechanism. */
 void
 ns_dg_train_step(struct ns_dg *m, const struct ns_dataset *ds,
 		 struct ns_dg_losses *loss)
 {
 	const struct ns_dg_config *c = &m->cfg;
 	int B = c->batch, Din = m->Din, A = m->A;
-	for (int b = 0; b < B; b++)
-		m->pick[b] = (uint32_t)(ns_rng_u64(&m->rng) % ds->n_flows);
-	assemble_real(m, ds, B, m->xd + (size_t)B * Din,
-		      m->xda + (size_t)B * A);
+	if (!c->dp) {
+		for (int b = 0; b < B; b++)
+			m->pick[b] =
+				(uint32_t)(ns_rng_u64(&m->rng) % ds->n_flows);
+		assemble_real(m, ds, m->pick, B, m->xd + (size_t)B * Din,
+			      m->xda + (size_t)B * A);
+	}
 	for (int r = 0; r < c->d_rounds; r++) {
 		long t = m->step * c->d_rounds + r + 1;
-		gen_forward(m, B, 1, 0);
-		assemble_fake(m, B, m->xd, m->xda);
-		loss->d_wdist = disc_step(m, &m->disc, &m->D, m->xd, Din, t,
-					  &loss->d_gp);
-		loss->da_wdist = disc_step(m, &m->disc_a, &m->Da, m->xda, A, t,
-					   &loss->da_gp);
+		int nd = B, na = B;
+		if (c->dp) {
+			nd = poisson_sample(m, ds, m->pick);
+			na = poisson_sample(m, ds, m->pick_a);
+		}
+		int rows = nd > na ? nd : na;
+		if (rows < 2)
+			rows = 2;
+		gen_forward(m, rows, 1, 0);
+		assemble_fake(m, rows, nd, m->xd, NULL);
+		assemble_fake(m, rows, na, NULL, m->xda);
+		if (c->dp) {
+			assemble_real(m, ds, m->pick, nd,
+				      m->xd + (size_t)nd * Din, NULL);
+			assemble_real(m, ds, m->pick_a, na, NULL,
+				      m->xda + (size_t)na * A);
+		}
+		loss->d_wdist = disc_update(m, &m->disc, &m->D, m->xd, Din, nd,
+					    t, &loss->d_gp);
+		loss->da_wdist = disc_update(m, &m->disc_a, &m->Da, m->xda, A,
+					     na, t, &loss->da_gp);
 	}
 
 	gen_forward(m, B, 1, 1);

@@ -32,6 +32,13 @@ struct ns_dg_config {
 	float bn_decay;		/* running = decay·running + (1-decay)·batch */
 	long iterations;	/* generator steps */
 	uint64_t seed;
+	/* DP-SGD on D and D_a (netshare.md §6.1): each discriminator update
+	 * draws its own Poisson sample of flows (rate batch / flows), clips
+	 * every example's gradient to dp_clip and adds N(0, (dp_noise ·
+	 * dp_clip)²) to the sum; the generator sees data only through them */
+	int dp;
+	float dp_noise;		/* noise multiplier sigma */
+	float dp_clip;		/* C; 0 = no clipping (only with dp_noise 0) */
 };
 
 /* NetShare's paper sizes. */
@@ -60,6 +67,8 @@ struct ns_dg {
 	int F2;		/* F + 2 */
 	int S, T, L;	/* records per step, steps, L = S·T */
 	int Din;	/* D's input width: L·F2 + A */
+	int cap;	/* rows the workspace holds: batch, or under DP the
+			   most a Poisson sample may draw (see ns_dg_init) */
 	struct ns_layout attr_layout;
 	struct ns_layout rec_layout; /* feature heads + gen flag (2) */
 	struct ns_gen_layout gl;
@@ -78,7 +87,10 @@ struct ns_dg {
 	float *feat_logit, *feat_out, *block_on;
 	float *xd, *xda, *dout, *dxd, *dxda, *dtmp, *dtmp2, *dfeat, *dh;
 	float *flags;	/* (L, 2) scratch for real gen flags */
-	uint32_t *pick;	/* (batch) real flows of this iteration */
+	uint32_t *pick;	/* (cap) real flows of this iteration (D) */
+	uint32_t *pick_a; /* (cap) D_a's own sample under DP */
+	long dp_updates;	/* private discriminator updates done */
+	long dp_overflows;	/* Poisson samples cut to cap (see dg.c) */
 	struct ns_lstm_cache lstm;
 	uint8_t *head_act;  /* expanded head tables for ns_heads */
 	uint16_t *head_dim;
@@ -106,6 +118,17 @@ struct ns_dg_losses {
  * one G step. */
 void ns_dg_train_step(struct ns_dg *m, const struct ns_dataset *ds,
 		      struct ns_dg_losses *loss);
+
+/* One discriminator update (which: 0 D, 1 D_a) on real flows
+ * picks[0..n), n <= m->cap, with n fresh fakes: the building block of
+ * ns_dg_train_step, plain or DP-SGD as m->cfg.dp says. Returns the
+ * Wasserstein estimate; *gp gets the mean penalty. */
+float ns_dg_disc_update(struct ns_dg *m, const struct ns_dataset *ds,
+			int which, const uint32_t *picks, int n, float *gp);
+
+/* Rows a DP model's workspace holds for an expected batch B: a Poisson
+ * sample exceeds it with probability below e^-60 per draw. */
+int ns_dg_dp_capacity(int batch);
 
 /* The generator loss −mean D(G) − coe·mean D_a(G) for the current noise
  * (reuse_noise set), with its gradient in m->G.g when grad is set. */

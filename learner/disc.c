@@ -58,7 +58,8 @@ ns_disc_init(struct ns_disc *d, int in, int hid, int layers, int max_rows)
 	size_t R = (size_t)max_rows, Hh = (size_t)hid;
 	size_t wide = (size_t)(in > hid ? in : hid);
 	size_t total = 3 * (size_t)layers * R * Hh + R * (size_t)in +
-		       2 * R * wide + R;
+		       2 * R * wide + R + R * (size_t)in +
+		       (size_t)layers * R * Hh + R;
 	d->mem = calloc(total, sizeof(float));
 	if (!d->mem)
 		return -1;
@@ -76,6 +77,10 @@ ns_disc_init(struct ns_disc *d, int in, int hid, int layers, int max_rows)
 	d->r1 = m;
 	m += R * wide;
 	d->out = m;
+	m += R;
+	d->tan = m;
+	m += R * (size_t)in + (size_t)layers * R * Hh;
+	d->scale = m;
 	return 0;
 }
 
@@ -215,4 +220,174 @@ ns_disc_penalty(struct ns_disc *d, const float *p, float *g, int first, int n,
 		for (int j = 0; j < H; j++)
 			gwo[j] += r[(size_t)i * H + j];
 	return (float)(total / n);
+}
+
+/* Tangent r_l of ns_disc_example_grads: r_0 (rows, in), then (rows, hid). */
+static float *
+tangent(const struct ns_disc *d, int l)
+{
+	if (l == 0)
+		return d->tan;
+	return d->tan + (size_t)d->max_rows * d->in +
+	       (size_t)(l - 1) * d->max_rows * d->hid;
+}
+
+static double
+dot(const float *a, const float *b, int n)
+{
+	double s = 0;
+	for (int k = 0; k < n; k++)
+		s += (double)a[k] * b[k];
+	return s;
+}
+
+/* sum_{s,t} (q_s . q_t)(p_s . p_t): the squared Frobenius norm of
+ * sum_s q_s p_s^T without forming it. */
+static double
+outer_sum_norm2(const float *const q[3], int nq, const float *const pv[3],
+		int np)
+{
+	double total = 0;
+	for (int s = 0; s < 3; s++)
+		for (int t = s; t < 3; t++) {
+			double v = dot(q[s], q[t], nq) * dot(pv[s], pv[t], np);
+			total += s == t ? v : 2 * v;
+		}
+	return total;
+}
+
+/* |grad l_i|^2 over every parameter: per layer the three rank-one terms
+ * (fake, real, penalty) of the weight gradient and the bias gradient
+ * e_fake + e_real, then the output weights h_fake - h_real + r_L (the
+ * output bias gets 1 - 1 = 0). */
+static double
+example_norm2(const struct ns_disc *d, const float *x, int n, int i)
+{
+	int H = d->hid, L = d->layers;
+	double total = 0;
+	for (int l = 0; l < L; l++) {
+		int In = layer_in(d, l);
+		const float *q[3], *pv[3];
+		if (l == 0) {
+			q[0] = x + (size_t)i * In;
+			q[1] = x + ((size_t)n + i) * In;
+		} else {
+			const float *h = act(d, d->h, l - 1);
+			q[0] = h + (size_t)i * H;
+			q[1] = h + ((size_t)n + i) * H;
+		}
+		q[2] = tangent(d, l) + (size_t)i * In;
+		const float *e = act(d, d->e, l);
+		for (int k = 0; k < 3; k++)
+			pv[k] = e + ((size_t)k * n + i) * H;
+		total += outer_sum_norm2(q, In, pv, H);
+		for (int j = 0; j < H; j++) {
+			double b = (double)pv[0][j] + pv[1][j];
+			total += b * b;
+		}
+	}
+	const float *hL = act(d, d->h, L - 1), *rL = tangent(d, L);
+	for (int j = 0; j < H; j++) {
+		double w = (double)hL[(size_t)i * H + j] -
+			   hL[((size_t)n + i) * H + j] + rL[(size_t)i * H + j];
+		total += w * w;
+	}
+	return total;
+}
+
+static void
+scale_rows(float *a, const float *c, int rows, int width)
+{
+	for (int r = 0; r < rows; r++)
+		if (c[r] != 1.0f)
+			for (int k = 0; k < width; k++)
+				a[(size_t)r * width + k] *= c[r];
+}
+
+float
+ns_disc_example_grads(struct ns_disc *d, const float *p, float *g,
+		      const float *x, int n, float lambda, float clip,
+		      float *norms)
+{
+	int H = d->hid, L = d->layers, I0 = d->in;
+	int rows = 3 * n;
+	float *dout = d->scale;
+	for (int i = 0; i < n; i++) {
+		dout[i] = 1.0f;
+		dout[n + i] = -1.0f;
+		dout[2 * n + i] = 1.0f;
+	}
+	ns_disc_forward(d, p, x, rows);
+	/* deltas of every row, no parameter gradient yet */
+	ns_disc_backward(d, p, g, dout, x, rows, 0, NULL);
+
+	/* penalty: gin = Z_1 W_1^T at the interpolates, r_0 = dP/dgin */
+	size_t off = (size_t)2 * n * H;
+	ns_gemm(0, 1, n, I0, H, 1.0f, act(d, d->e, 0) + off, H,
+		layer_w(d, p, 0), H, 0.0f, d->gin, I0);
+	double pen = 0;
+	float *r0 = tangent(d, 0);
+	for (int i = 0; i < n; i++) {
+		const float *gi = d->gin + (size_t)i * I0;
+		double norm = sqrt(dot(gi, gi, I0) + GP_EPS);
+		pen += lambda * (norm - 1) * (norm - 1);
+		float coef = (float)(2.0 * lambda * (norm - 1) / norm);
+		for (int k = 0; k < I0; k++)
+			r0[(size_t)i * I0 + k] = coef * gi[k];
+	}
+	/* tangents with the interpolates' masks: r_l = m_l . (r_{l-1} W_l) */
+	for (int l = 0; l < L; l++) {
+		float *rn = tangent(d, l + 1);
+		ns_gemm(0, 0, n, H, layer_in(d, l), 1.0f, tangent(d, l),
+			layer_in(d, l), layer_w(d, p, l), H, 0.0f, rn, H);
+		const float *a = act(d, d->a, l) + off;
+		for (size_t k = 0; k < (size_t)n * H; k++)
+			if (a[k] <= 0)
+				rn[k] = 0;
+	}
+
+	/* per-example clip factors, folded into the rows */
+	int finite = clip > 0 && isfinite(clip);
+	float *c = d->scale; /* dout is no longer needed */
+	for (int i = 0; i < n; i++) {
+		c[i] = 1.0f;
+		if (!finite && !norms)
+			continue;
+		double nrm = sqrt(example_norm2(d, x, n, i));
+		if (norms)
+			norms[i] = (float)nrm;
+		if (finite && nrm > clip)
+			c[i] = (float)(clip / nrm);
+	}
+	for (int l = 0; l < L; l++) {
+		float *e = act(d, d->e, l);
+		scale_rows(e, c, n, H);
+		scale_rows(e + (size_t)n * H, c, n, H);
+	}
+	for (int l = 0; l <= L; l++)
+		scale_rows(tangent(d, l), c, n, l ? H : I0);
+
+	/* the fake and real terms, then the penalty's */
+	float *gwo = out_w(d, g);
+	const float *hL = act(d, d->h, L - 1);
+	for (int l = L - 1; l >= 0; l--) {
+		int In = layer_in(d, l);
+		float *gw = layer_w(d, g, l);
+		const float *in = l == 0 ? x : act(d, d->h, l - 1);
+		ns_linear_backward(NULL, gw, gw + (size_t)In * H,
+				   act(d, d->e, l), in, NULL, 2 * n, In, H);
+	}
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < H; j++)
+			gwo[j] += c[i] * (hL[(size_t)i * H + j] -
+					  hL[((size_t)n + i) * H + j]);
+	for (int l = 0; l < L; l++)
+		ns_gemm(1, 0, layer_in(d, l), H, n, 1.0f, tangent(d, l),
+			layer_in(d, l), act(d, d->e, l) + off, H, 1.0f,
+			layer_w(d, g, l), H);
+	const float *rL = tangent(d, L);
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < H; j++)
+			gwo[j] += rL[(size_t)i * H + j];
+	return (float)pen;
 }

@@ -20,6 +20,9 @@ struct ns_disc {
 	float *r0;	/* (max_rows, max(in, hid)) tangent ping */
 	float *r1;	/* (max_rows, max(in, hid)) tangent pong */
 	float *out;	/* (max_rows) */
+	float *tan;	/* tangents r_0 (max_rows, in), r_1..r_L (max_rows,
+			   hid) of ns_disc_example_grads */
+	float *scale;	/* (max_rows) per-row factors */
 	float *mem;
 };
 
@@ -51,5 +54,19 @@ void ns_disc_backward(struct ns_disc *d, const float *p, float *g,
  * Σ_i lambda·(‖g_i‖ − 1)² / n, and adds its parameter gradient to g. */
 float ns_disc_penalty(struct ns_disc *d, const float *p, float *g, int first,
 		      int n, float lambda);
+
+/* The WGAN-GP step's gradient as a sum over examples, for plain and
+ * DP-SGD steps alike (../shared/reference/gan-math.md). x holds rows
+ * [fake; real; interp] (3n, in), interp already filled. Example i's loss
+ * is l_i = D(fake_i) - D(real_i) + lambda (|grad_x D(interp_i)| - 1)^2.
+ * Adds sum_i c_i grad l_i to g, where c_i = min(1, clip / |grad l_i|);
+ * clip <= 0 or infinite means c_i = 1. norms (n), when non-NULL, gets
+ * |grad l_i| before clipping, taken from Gram matrices of the deltas and
+ * activations (no per-example gradient is formed); the norms are also
+ * computed whenever clip is finite. n <= max_rows / 3. Returns the sum
+ * of the penalties; d->out holds D of the 3n rows. */
+float ns_disc_example_grads(struct ns_disc *d, const float *p, float *g,
+			    const float *x, int n, float lambda, float clip,
+			    float *norms);
 
 #endif

@@ -464,12 +464,14 @@ encode_attr(const struct ns_encoder *enc, const uint8_t *key,
 	off += 2 * B;
 	bits_encode(B == 128 ? key + 16 : key + 28, B, a + off);
 	off += 2 * B;
+	/* a fitted encoder knows every token; applied to new data, an
+	 * unseen port or protocol takes the numerically closest one */
 	int32_t tok[3] = {
-	    ns_w2v_lookup(&enc->w2v, NS_TOK_PORT, sp),
-	    ns_w2v_lookup(&enc->w2v, NS_TOK_PORT, dp),
-	    ns_w2v_lookup(&enc->w2v, NS_TOK_PROTO, key[KEY_PROTO])};
+	    ns_w2v_lookup_closest(&enc->w2v, NS_TOK_PORT, sp),
+	    ns_w2v_lookup_closest(&enc->w2v, NS_TOK_PORT, dp),
+	    ns_w2v_lookup_closest(&enc->w2v, NS_TOK_PROTO, key[KEY_PROTO])};
 	for (int k = 0; k < 3; k++, off += D) {
-		if (tok[k] < 0) /* cannot happen: every record is a sentence */
+		if (tok[k] < 0) /* a vocabulary without this kind */
 			memset(a + off, 0, D * sizeof(*a));
 		else
 			memcpy(a + off, enc->w2v.vec + (size_t)tok[k] * D,
@@ -568,6 +570,104 @@ collect_proto_ports(struct ns_encoder *enc, const uint32_t *sent, size_t n)
 	return 0;
 }
 
+/* Group the records by 5-tuple (it, keys), time ordered within, and cut
+ * each group at chunk boundaries of [t0, t1] into samples s, chunk then
+ * time ordered; samples longer than max_len (0: no limit) are cut and
+ * counted in ds. Returns 0, or -1 on allocation failure. */
+static int
+cut_samples(const struct view *vp, struct item *it, uint8_t *keys,
+            struct sample *s, uint64_t t0, uint64_t t1, uint32_t N,
+            uint32_t max_len, struct ns_dataset *ds, long *groups,
+            size_t *n_samples, uint32_t *longest_out)
+{
+	const struct view v = *vp;
+	long n_groups = group_records(&v, it, keys);
+	if (n_groups < 0)
+		return -1;
+	for (size_t i = 0; i < v.n; i++) {
+		it[i].t = view_time(&v, i);
+		it[i].idx = (uint32_t)i;
+	}
+	qsort(it, v.n, sizeof(*it), item_cmp);
+	size_t n_s = 0;
+	uint32_t longest = 0;
+	for (size_t g = 0; g < v.n;) {
+		size_t e = g;
+		uint64_t mask = 0;
+		while (e < v.n && it[e].group == it[g].group)
+			mask |= 1ull << chunk_of(it[e++].t, t0, t1, N);
+		for (size_t a = g; a < e;) {
+			uint32_t c = chunk_of(it[a].t, t0, t1, N);
+			size_t b = a + 1;
+			while (b < e && chunk_of(it[b].t, t0, t1, N) == c)
+				b++;
+			uint32_t len = (uint32_t)(b - a);
+			if (max_len && len > max_len) {
+				ds->n_truncated++;
+				ds->n_dropped += len - max_len;
+				len = max_len;
+			}
+			if (len > longest)
+				longest = len;
+			s[n_s++] = (struct sample){.t = it[a].t,
+			                           .mask = mask,
+			                           .first = (uint32_t)a,
+			                           .len = len,
+			                           .chunk = c,
+			                           .group = it[a].group};
+			a = b;
+		}
+		g = e;
+	}
+	qsort(s, n_s, sizeof(*s), sample_cmp);
+	*groups = n_groups;
+	*n_samples = n_s;
+	*longest_out = longest;
+	return 0;
+}
+
+/* The dataset of samples s under enc: attr (n_s, A), offset (n_s + 1),
+ * feat (records, F), chunk offsets. Returns 0, or -1 on allocation
+ * failure. */
+static int
+build_dataset(const struct ns_encoder *enc, const struct view *v,
+              const struct item *it, const uint8_t *keys,
+              const struct sample *s, size_t n_s, uint32_t longest,
+              struct ns_dataset *ds)
+{
+	size_t n_rec = 0;
+	for (size_t i = 0; i < n_s; i++)
+		n_rec += s[i].len;
+	ds->n_flows = n_s;
+	ds->n_records = n_rec;
+	ds->attr_dim = enc->attr.dim;
+	ds->feat_dim = enc->feat.dim;
+	ds->max_len = longest;
+	ds->n_chunks = enc->n_chunks;
+	ds->attr = big_alloc(n_s * ds->attr_dim * sizeof(*ds->attr));
+	ds->offset = malloc((n_s + 1) * sizeof(*ds->offset));
+	ds->feat = big_alloc(n_rec * ds->feat_dim * sizeof(*ds->feat));
+	ds->chunk_offset =
+	    calloc(enc->n_chunks + 1, sizeof(*ds->chunk_offset));
+	if (!ds->attr || !ds->offset || !ds->feat || !ds->chunk_offset)
+		return -1;
+	size_t row = 0;
+	for (size_t i = 0; i < n_s; i++) {
+		const struct item *first = &it[s[i].first];
+		encode_attr(enc, keys + (size_t)s[i].group * KEY_LEN, &s[i],
+		            ds->attr + i * ds->attr_dim);
+		ds->offset[i] = (uint32_t)row;
+		for (uint32_t j = 0; j < s[i].len; j++, row++)
+			encode_feat(enc, v, first + j, j,
+			            ds->feat + row * ds->feat_dim);
+		ds->chunk_offset[s[i].chunk + 1]++;
+	}
+	ds->offset[n_s] = (uint32_t)row;
+	for (uint32_t c = 0; c < enc->n_chunks; c++)
+		ds->chunk_offset[c + 1] += ds->chunk_offset[c];
+	return 0;
+}
+
 int
 ns_encode_fit(const struct ns_encode_config *cfg,
               const struct ns_pkt_trace *pkts,
@@ -626,50 +726,14 @@ ns_encode_fit(const struct ns_encode_config *cfg,
 			enc->ip_bits = 128;
 	}
 
-	/* group by 5-tuple, time ordered within; cut into chunks */
-	long n_groups = group_records(&v, it, keys);
-	if (n_groups < 0) {
+	long n_groups;
+	size_t n_s;
+	uint32_t longest;
+	if (cut_samples(&v, it, keys, s, enc->t0_ns, enc->t1_ns, cfg->n_chunks,
+	                cfg->max_flow_len, ds, &n_groups, &n_s, &longest)) {
 		fail(err, errlen, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < v.n; i++) {
-		it[i].t = view_time(&v, i);
-		it[i].idx = (uint32_t)i;
-	}
-	qsort(it, v.n, sizeof(*it), item_cmp);
-	const uint64_t t0 = enc->t0_ns, t1 = enc->t1_ns;
-	const uint32_t N = enc->n_chunks;
-	size_t n_s = 0;
-	uint32_t longest = 0;
-	for (size_t g = 0; g < v.n;) {
-		size_t e = g;
-		uint64_t mask = 0;
-		while (e < v.n && it[e].group == it[g].group)
-			mask |= 1ull << chunk_of(it[e++].t, t0, t1, N);
-		for (size_t a = g; a < e;) {
-			uint32_t c = chunk_of(it[a].t, t0, t1, N);
-			size_t b = a + 1;
-			while (b < e && chunk_of(it[b].t, t0, t1, N) == c)
-				b++;
-			uint32_t len = (uint32_t)(b - a);
-			if (cfg->max_flow_len && len > cfg->max_flow_len) {
-				ds->n_truncated++;
-				ds->n_dropped += len - cfg->max_flow_len;
-				len = cfg->max_flow_len;
-			}
-			if (len > longest)
-				longest = len;
-			s[n_s++] = (struct sample){.t = it[a].t,
-			                           .mask = mask,
-			                           .first = (uint32_t)a,
-			                           .len = len,
-			                           .chunk = c,
-			                           .group = it[a].group};
-			a = b;
-		}
-		g = e;
-	}
-	qsort(s, n_s, sizeof(*s), sample_cmp);
 	enc->max_flow_len = cfg->max_flow_len ? cfg->max_flow_len : longest;
 
 	/* word2vec on one [srcport, dstport, proto] sentence per record */
@@ -704,39 +768,10 @@ ns_encode_fit(const struct ns_encode_config *cfg,
 	}
 	fit_ranges(enc, &v, it, s, n_s);
 
-	/* the dataset: attr (n_s, A), offset (n_s + 1), feat (R, F) */
-	size_t n_rec = 0;
-	for (size_t i = 0; i < n_s; i++)
-		n_rec += s[i].len;
-	ds->n_flows = n_s;
-	ds->n_records = n_rec;
-	ds->attr_dim = enc->attr.dim;
-	ds->feat_dim = enc->feat.dim;
-	ds->max_len = longest;
-	ds->n_chunks = enc->n_chunks;
-	ds->attr = big_alloc(n_s * ds->attr_dim * sizeof(*ds->attr));
-	ds->offset = malloc((n_s + 1) * sizeof(*ds->offset));
-	ds->feat = big_alloc(n_rec * ds->feat_dim * sizeof(*ds->feat));
-	ds->chunk_offset =
-	    calloc(enc->n_chunks + 1, sizeof(*ds->chunk_offset));
-	if (!ds->attr || !ds->offset || !ds->feat || !ds->chunk_offset) {
+	if (build_dataset(enc, &v, it, keys, s, n_s, longest, ds)) {
 		fail(err, errlen, "out of memory for %zu flows", n_s);
 		goto out;
 	}
-	size_t row = 0;
-	for (size_t i = 0; i < n_s; i++) {
-		const struct item *first = &it[s[i].first];
-		encode_attr(enc, keys + (size_t)s[i].group * KEY_LEN, &s[i],
-		            ds->attr + i * ds->attr_dim);
-		ds->offset[i] = (uint32_t)row;
-		for (uint32_t j = 0; j < s[i].len; j++, row++)
-			encode_feat(enc, &v, first + j, j,
-			            ds->feat + row * ds->feat_dim);
-		ds->chunk_offset[s[i].chunk + 1]++;
-	}
-	ds->offset[n_s] = (uint32_t)row;
-	for (uint32_t c = 0; c < enc->n_chunks; c++)
-		ds->chunk_offset[c + 1] += ds->chunk_offset[c];
 	rc = 0;
 out:
 	free(keys);
@@ -747,6 +782,117 @@ out:
 		ns_encoder_free(enc);
 		ns_dataset_free(ds);
 	}
+	return rc;
+}
+
+/* An unseen label becomes the "no label" class when the encoder has
+ * one, else class 0. */
+static uint16_t
+map_label(const struct ns_encoder *enc, const struct ns_label_table *from,
+          uint16_t label, size_t *unknown)
+{
+	if (label < from->n)
+		for (unsigned k = 0; k < enc->labels.n; k++)
+			if (!strcmp(enc->labels.name[k], from->name[label]))
+				return (uint16_t)k;
+	if (enc->n_classes > enc->labels.n)
+		return (uint16_t)enc->labels.n;
+	(*unknown)++;
+	return 0;
+}
+
+int
+ns_encode_apply(const struct ns_encoder *enc_in, uint64_t t0_ns,
+                uint64_t t1_ns, const struct ns_pkt_trace *pkts,
+                const struct ns_flow_trace *flows, struct ns_dataset *ds,
+                struct ns_apply_stats *st, char *err, size_t errlen)
+{
+	memset(ds, 0, sizeof(*ds));
+	memset(st, 0, sizeof(*st));
+	if ((pkts != NULL) == (flows != NULL) ||
+	    (pkts != NULL) != (enc_in->is_packets != 0)) {
+		fail(err, errlen, "give one trace of the encoder's kind (%s)",
+		     enc_in->is_packets ? "packets" : "flows");
+		return -1;
+	}
+	if (t1_ns <= t0_ns) {
+		fail(err, errlen, "empty time window");
+		return -1;
+	}
+	struct ns_encoder enc = *enc_in; /* shallow: only the window moves */
+	enc.t0_ns = t0_ns;
+	enc.t1_ns = t1_ns;
+	size_t n_in = pkts ? pkts->n : flows->n;
+	if (n_in >= UINT32_MAX) {
+		fail(err, errlen, "%zu records: at most %u", n_in,
+		     UINT32_MAX - 1);
+		return -1;
+	}
+	/* keep the records the encoder can take, in their order */
+	size_t rec_size = pkts ? sizeof(*pkts->v) : sizeof(*flows->v);
+	void *kept = malloc(n_in * rec_size + 1);
+	int rc = -1;
+	struct item *it = malloc(n_in * sizeof(*it) + 1);
+	struct sample *s = malloc(n_in * sizeof(*s) + 1);
+	uint8_t *keys = malloc(n_in * KEY_LEN + 1);
+	if (!kept || !it || !s || !keys) {
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+	struct view v = {0};
+	for (size_t i = 0; i < n_in; i++) {
+		uint64_t t = pkts ? pkts->v[i].ts_ns : flows->v[i].first_ns;
+		int ver = pkts ? pkts->v[i].ip_version : flows->v[i].ip_version;
+		if (t < t0_ns || t >= t1_ns) {
+			st->out_of_window++;
+			continue;
+		}
+		if (ver == 6 && enc.ip_bits == 32) {
+			st->skipped_v6++;
+			continue;
+		}
+		if (pkts) {
+			((struct ns_pkt_record *)kept)[v.n++] = pkts->v[i];
+			continue;
+		}
+		struct ns_flow_record r = flows->v[i];
+		if (enc.n_classes > 0)
+			r.label = map_label(&enc, &flows->labels, r.label,
+			                    &st->unknown_labels);
+		((struct ns_flow_record *)kept)[v.n++] = r;
+	}
+	if (pkts)
+		v.p = kept;
+	else
+		v.f = kept;
+	for (size_t i = 0; i < v.n; i++) {
+		uint32_t sp = v.p ? v.p[i].src_port : v.f[i].src_port;
+		uint32_t dp = v.p ? v.p[i].dst_port : v.f[i].dst_port;
+		uint32_t pr = v.p ? v.p[i].proto : v.f[i].proto;
+		st->unknown_ports +=
+		    (ns_w2v_lookup(&enc.w2v, NS_TOK_PORT, sp) < 0) +
+		    (ns_w2v_lookup(&enc.w2v, NS_TOK_PORT, dp) < 0);
+		st->unknown_protos +=
+		    ns_w2v_lookup(&enc.w2v, NS_TOK_PROTO, pr) < 0;
+	}
+	long n_groups;
+	size_t n_s;
+	uint32_t longest;
+	if (cut_samples(&v, it, keys, s, t0_ns, t1_ns, enc.n_chunks,
+	                enc.max_flow_len, ds, &n_groups, &n_s, &longest) ||
+	    build_dataset(&enc, &v, it, keys, s, n_s, longest, ds)) {
+		fail(err, errlen, "out of memory for %zu records", v.n);
+		goto out;
+	}
+	st->records = v.n;
+	rc = 0;
+out:
+	free(keys);
+	free(s);
+	free(it);
+	free(kept);
+	if (rc)
+		ns_dataset_free(ds);
 	return rc;
 }
 

@@ -126,6 +126,13 @@ ns_rng_fill_normal(struct ns_rng *r, float *x, size_t n, float sd)
 }
 
 void
+ns_rng_add_normal(struct ns_rng *r, float *x, size_t n, float sd)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] += sd * ns_rng_normal(r);
+}
+
+void
 ns_linear_forward(float *out, const float *in, const float *w,
 		  const float *b, int B, int In, int O)
 {

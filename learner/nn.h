@@ -33,6 +33,8 @@ uint64_t ns_rng_u64(struct ns_rng *r);
 float ns_rng_float(struct ns_rng *r); /* uniform in [0,1) */
 float ns_rng_normal(struct ns_rng *r);	/* N(0,1) */
 void ns_rng_fill_normal(struct ns_rng *r, float *x, size_t n, float sd);
+/* x[i] += sd · N(0,1) */
+void ns_rng_add_normal(struct ns_rng *r, float *x, size_t n, float sd);
 
 /* Linear: out (B,O) = in (B,In) · W (In,O) + b (O). */
 void ns_linear_forward(float *out, const float *in, const float *w,

@@ -360,6 +360,29 @@ ns_w2v_lookup(const struct ns_w2v *w, int kind, uint32_t value)
 	return -1;
 }
 
+int32_t
+ns_w2v_lookup_closest(const struct ns_w2v *w, int kind, uint32_t value)
+{
+	uint32_t lo, hi;
+	kind_range(w, kind, &lo, &hi);
+	if (lo >= hi)
+		return -1;
+	uint32_t a = lo, b = hi;
+	while (a < b) { /* first token of the kind with value >= value */
+		uint32_t m = a + (b - a) / 2;
+		if (w->value[m] < value)
+			a = m + 1;
+		else
+			b = m;
+	}
+	if (a == hi)
+		return (int32_t)(hi - 1);
+	if (w->value[a] == value || a == lo)
+		return (int32_t)a;
+	return value - w->value[a - 1] <= w->value[a] - value ? (int32_t)(a - 1)
+							      : (int32_t)a;
+}
+
 uint32_t
 ns_w2v_nearest(const struct ns_w2v *w, int kind, const float *v)
 {

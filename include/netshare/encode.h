@@ -99,6 +99,10 @@ int ns_w2v_train(struct ns_w2v *w, const uint32_t *sent, size_t n,
 
 /* Token index of (kind, value), or -1. */
 int32_t ns_w2v_lookup(const struct ns_w2v *w, int kind, uint32_t value);
+/* The same, or else the token of that kind with the numerically closest
+ * value (ties: the smaller); -1 when the kind has no token. */
+int32_t ns_w2v_lookup_closest(const struct ns_w2v *w, int kind,
+                              uint32_t value);
 
 /* Value of the token of this kind with the largest cosine to v (dim
  * floats; NaN counts as 0; ties go to the smaller value). 0 when the
@@ -188,6 +192,29 @@ int ns_encode_fit(const struct ns_encode_config *cfg,
                   const struct ns_pkt_trace *pkts,
                   const struct ns_flow_trace *flows, struct ns_encoder *enc,
                   struct ns_dataset *ds, char *err, size_t errlen);
+
+/* What ns_encode_apply met on the way. */
+struct ns_apply_stats {
+	size_t records;        /* encoded */
+	size_t out_of_window;  /* records outside [t0, t1): skipped */
+	size_t skipped_v6;     /* IPv6 records for a 32-bit encoder */
+	size_t unknown_ports;  /* ports outside the vocabulary: encoded as
+	                          the numerically closest known port */
+	size_t unknown_protos; /* likewise protocols */
+	size_t unknown_labels; /* labels the encoder lacks, as class 0 */
+};
+
+/* Encode a trace with a fitted encoder, as fine-tuning and DP need: the
+ * layout, vocabulary, scaling bounds (values outside are clamped) and
+ * max flow length stay the encoder's; the chunks and flow_start cover
+ * the window [t0, t1) instead of the encoder's range (a copy of enc
+ * with t0_ns/t1_ns set to the window decodes the result). Records
+ * outside the window are skipped and counted. Returns 0, or -1 with a
+ * message. */
+int ns_encode_apply(const struct ns_encoder *enc, uint64_t t0_ns,
+                    uint64_t t1_ns, const struct ns_pkt_trace *pkts,
+                    const struct ns_flow_trace *flows, struct ns_dataset *ds,
+                    struct ns_apply_stats *st, char *err, size_t errlen);
 
 /* Decode n generated flows: attr (n, attr_dim), feat (n, max_len,
  * feat.dim) and lengths (n, clamped to max_len). Appends records to pkts

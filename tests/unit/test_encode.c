@@ -16,6 +16,7 @@
 
 #define MS 1000000ull /* ns */
 #define T0 1700000000000000000ull
+#define NS_FLOW_N_CONT_TEST 4 /* iat, td, pkt, byt */
 
 /* --- synthetic traces --------------------------------------------------- */
 
@@ -1079,6 +1080,111 @@ test_io_corrupt(void **state)
 	ns_encoder_free(&enc);
 }
 
+/* --- applying a fitted encoder -------------------------------------------- */
+
+/* The same trace through ns_encode_apply gives the fit's dataset (up to
+ * flow_start, whose window ends one ns later); unseen ports take the
+ * closest known one, labels map by name, and records the encoder cannot
+ * take are counted. */
+static void
+test_apply_matches_fit(void **state)
+{
+	(void)state;
+	struct ns_flow_trace t;
+	make_flows(&t);
+	struct ns_encode_config cfg;
+	ns_encode_config_default(&cfg);
+	cfg.n_chunks = 1;
+	struct ns_encoder enc;
+	struct ns_dataset fit, app;
+	char err[256];
+	assert_int_equal(ns_encode_fit(&cfg, NULL, &t, &enc, &fit, err,
+	                               sizeof(err)),
+	                 0);
+	struct ns_apply_stats st;
+	assert_int_equal(ns_encode_apply(&enc, enc.t0_ns, enc.t1_ns + 1, NULL,
+	                                 &t, &app, &st, err, sizeof(err)),
+	                 0);
+	assert_int_equal(st.records, t.n);
+	assert_int_equal(st.out_of_window + st.skipped_v6 + st.unknown_ports +
+	                     st.unknown_protos + st.unknown_labels,
+	                 0);
+	assert_int_equal(app.n_flows, fit.n_flows);
+	assert_int_equal(app.n_records, fit.n_records);
+	assert_memory_equal(app.offset, fit.offset,
+	                    (fit.n_flows + 1) * sizeof(uint32_t));
+	assert_memory_equal(app.feat, fit.feat,
+	                    fit.n_records * fit.feat_dim * sizeof(float));
+	for (size_t i = 0; i < fit.n_flows; i++) {
+		const float *a = app.attr + i * fit.attr_dim;
+		const float *b = fit.attr + i * fit.attr_dim;
+		assert_memory_equal(a, b, enc.attr_start_off * sizeof(float));
+		assert_true(fabsf(a[enc.attr_start_off] -
+		                  b[enc.attr_start_off]) < 1e-6f);
+	}
+	ns_dataset_free(&app);
+
+	/* a second trace: an unseen port (between 1024 + 13k values), an
+	 * IPv6 record, one outside the window, labels in another order */
+	struct ns_flow_trace u;
+	memset(&u, 0, sizeof(u));
+	uint16_t at = ns_label_intern(&u.labels, "attack", 6);
+	ns_label_intern(&u.labels, "background", 10);
+	uint16_t odd = ns_label_intern(&u.labels, "never-seen", 10);
+	struct ns_flow_record r =
+	    flow_rec(0x0A000001u, 0xC0A80001u, 1031, 443, 6, T0 + 5 * MS, MS,
+	             3, 300, at);
+	assert_int_equal(ns_flow_trace_push(&u, &r), 0);
+	r.label = odd;
+	r.first_ns = r.last_ns = T0 + 6 * MS;
+	assert_int_equal(ns_flow_trace_push(&u, &r), 0);
+	struct ns_flow_record v6 = r;
+	v6.ip_version = 6;
+	v6.src_addr[0] = 0x20;
+	assert_int_equal(ns_flow_trace_push(&u, &v6), 0);
+	struct ns_flow_record late = r;
+	late.first_ns = late.last_ns = enc.t1_ns + 10;
+	assert_int_equal(ns_flow_trace_push(&u, &late), 0);
+	assert_int_equal(ns_encode_apply(&enc, enc.t0_ns, enc.t1_ns + 1, NULL,
+	                                 &u, &app, &st, err, sizeof(err)),
+	                 0);
+	assert_int_equal(st.records, 2);
+	assert_int_equal(st.skipped_v6, 1);
+	assert_int_equal(st.out_of_window, 1);
+	assert_int_equal(st.unknown_ports, 2); /* both records' 1031 */
+	/* "never-seen" goes to the fitted "no label" class */
+	assert_int_equal(st.unknown_labels, 0);
+	assert_true(enc.n_classes > enc.labels.n);
+	assert_int_equal(app.n_records, 2);
+	/* 1031 sits between the fitted 1024 and 1037: 1037 is closer */
+	int32_t tok = ns_w2v_lookup(&enc.w2v, NS_TOK_PORT, 1037);
+	assert_true(tok >= 0);
+	assert_int_equal(ns_w2v_lookup_closest(&enc.w2v, NS_TOK_PORT, 1031),
+	                 tok);
+	uint32_t sp_off = 2 * enc.ip_bits * 2;
+	assert_memory_equal(app.attr + sp_off,
+	                    enc.w2v.vec + (size_t)tok * enc.w2v.dim,
+	                    enc.w2v.dim * sizeof(float));
+	/* the attack label maps by name; class one-hots sit after the
+	 * continuous features */
+	uint32_t k_attack = 0;
+	while (strcmp(enc.labels.name[k_attack], "attack"))
+		k_attack++;
+	assert_true(app.feat[NS_FLOW_N_CONT_TEST + k_attack] == 1.0f);
+	ns_dataset_free(&app);
+	assert_int_equal(ns_encode_apply(&enc, 5, 5, NULL, &u, &app, &st, err,
+	                                 sizeof(err)),
+	                 -1);
+	struct ns_pkt_trace none = {0};
+	assert_int_equal(ns_encode_apply(&enc, 0, 5, &none, NULL, &app, &st,
+	                                 err, sizeof(err)),
+	                 -1);
+	ns_flow_trace_free(&u);
+	ns_dataset_free(&fit);
+	ns_encoder_free(&enc);
+	ns_flow_trace_free(&t);
+}
+
 int
 main(void)
 {
@@ -1101,6 +1207,7 @@ main(void)
 	    cmocka_unit_test(test_pkt_round_trip_v6),
 	    cmocka_unit_test(test_decode_garbage),
 	    cmocka_unit_test(test_encode_errors),
+	    cmocka_unit_test(test_apply_matches_fit),
 	    cmocka_unit_test(test_io_round_trip),
 	    cmocka_unit_test(test_io_truncated),
 	    cmocka_unit_test(test_io_corrupt),
