@@ -8,6 +8,7 @@ NS_PACKAGES=(
 	gcc meson ninja-build pkg-config
 	libpcap-dev libdpdk-dev dpdk libopenblas-dev libcmocka-dev
 	libnanomsg-dev libcjson-dev libbpf-dev libxdp-dev clang iproute2
+	libopenmpi-dev openmpi-bin
 	tshark tcpdump nfdump softflowd tcpreplay
 	python3-numpy python3-scipy gnuplot-nox
 )

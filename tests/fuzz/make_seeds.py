@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""Write the hand-built seed inputs of the parse_packet and read_pcap fuzz
-targets: frames and capture files assembled byte by byte here, so the
-corpus holds nothing copied from any capture.
+"""Write the hand-built seed inputs of the parse_packet, read_pcap and
+read_privacy fuzz targets: frames and capture files assembled byte by
+byte here, so the corpus holds nothing copied from any capture, and
+privacy accountants in their JSON form, valid and broken.
 
-Usage: make_seeds.py OUT_DIR   (writes OUT_DIR/parse_packet, read_pcap)
+Usage: make_seeds.py OUT_DIR
+       (writes OUT_DIR/parse_packet, read_pcap, read_privacy)
 
 The seeds were then grown with libFuzzer and minimised with -merge=1 into
 tests/fuzz/corpus/ (see tests/fuzz/meson.build).
@@ -265,6 +267,62 @@ def pcap_files():
     return files
 
 
+def privacy_docs():
+    """(name, bytes): accountants as ns_privacy_acct_to_json writes them,
+    and each way such a document can be wrong."""
+    default = ([1.25, 1.5, 1.75, 2, 2.25, 2.5, 3, 3.5, 4, 4.5] +
+               list(range(5, 64)) + [128, 256, 512])
+
+    def num(x):  # a str goes in as written
+        if isinstance(x, str):
+            return x
+        return '"inf"' if x == float("inf") else repr(x)
+
+    def doc(orders, rdp, version=1, extra=""):
+        return ('{"version":%s,"orders":[%s],"rdp":[%s]%s}' % (
+            version, ",".join(num(o) for o in orders),
+            ",".join(num(r) for r in rdp), extra)).encode()
+
+    grow = [0.0001 * o for o in default]
+    docs = [
+        ("default_zero", doc(default, [0.0] * len(default))),
+        ("default_spent", doc(default, grow)),
+        ("with_inf", doc([2, 5.5, 100], [0.5, float("inf"), 3.25])),
+        ("one_order", doc([1.0000001], [1e-300])),
+        ("max_order", doc([100000], [0])),
+        ("full", doc(list(range(2, 258)), [1e-3] * 256)),
+        ("too_many", doc(list(range(2, 259)), [1e-3] * 257)),
+        ("spaces", b" \n\t" + doc([2, 3], [0, 1]).replace(b",", b" , ")
+         + b"\r\n"),
+        ("empty", b""),
+        ("cut", doc(default, grow)[:200]),
+        ("array", b"[1,2,3]"),
+        ("no_version", b'{"orders":[2],"rdp":[0]}'),
+        ("version2", doc([2], [0], version=2)),
+        ("version_str", doc([2], [0], version='"1"')),
+        ("unknown_key", doc([2], [0], extra=',"steps":3')),
+        ("dup_key", doc([2], [0], extra=',"rdp":[1]')),
+        ("orders_obj", b'{"version":1,"orders":{"a":2},"rdp":[0]}'),
+        ("orders_empty", doc([], [])),
+        ("order_one", doc([1], [0])),
+        ("order_huge", doc([2, "1e999"], [0, 0])),
+        ("descending", doc([3, 2], [0, 0])),
+        ("repeated", doc([2, 2], [0, 0])),
+        ("short_rdp", doc([2, 3], [0])),
+        ("negative_rdp", doc([2], [-0.5])),
+        ("nan_rdp", b'{"version":1,"orders":[2],"rdp":["nan"]}'),
+        ("null_rdp", b'{"version":1,"orders":[2],"rdp":[null]}'),
+        ("trailing", doc([2], [0]) + b" x"),
+        ("two_docs", doc([2], [0]) + doc([3], [0])),
+        ("nul_inside", doc([2], [0])[:10] + b"\0" + doc([2], [0])[10:]),
+        ("nul_after", doc([2], [0]) + b"\0"),
+        ("nested", b'{"version":1,"orders":' + b"[" * 200 + b"]" * 200 +
+         b',"rdp":[]}'),
+        ("bad_utf8", b'{"version":1,"orders":[2],"rdp":[0],"\xff\xfe":1}'),
+    ]
+    return docs
+
+
 def main():
     out = sys.argv[1]
     pp = os.path.join(out, "parse_packet")
@@ -276,6 +334,11 @@ def main():
             fh.write(bytes([LT_INDEX[link]]) + f)
     for name, data in pcap_files():
         with open(os.path.join(rp, name), "wb") as fh:
+            fh.write(data)
+    rv = os.path.join(out, "read_privacy")
+    os.makedirs(rv, exist_ok=True)
+    for name, data in privacy_docs():
+        with open(os.path.join(rv, name + ".json"), "wb") as fh:
             fh.write(data)
 
 
