@@ -83,7 +83,11 @@ bind_socket(int s, const char *url)
 	}
 	if (!strncmp(url, "ipc://", 6))
 		unlink(url + 6); /* a previous run's socket file */
-	if (nn_bind(s, url) < 0) {
+	/* the socket file is born 0600 (no moment open to others) */
+	mode_t old = umask(0177);
+	int rc = nn_bind(s, url);
+	umask(old);
+	if (rc < 0) {
 		fprintf(stderr, PROG ": cannot bind %s: %s\n", url,
 		        nn_strerror(nn_errno()));
 		return -1;

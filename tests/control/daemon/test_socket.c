@@ -155,7 +155,9 @@ main(int argc, char **argv)
 	snprintf(url, sizeof(url), "ipc://%s/run/ctl.sock", dir);
 	pid_t pid = start_daemon(argv[1], url);
 
-	/* the socket's directory is 0700, the socket 0600 */
+	/* once it answers, the socket's directory is 0700, the socket
+	 * 0600 */
+	expect("{\"v\":1,\"cmd\":\"status\"}", "", NULL);
 	struct stat st;
 	char path[600];
 	snprintf(path, sizeof(path), "%s/run", dir);
@@ -163,8 +165,6 @@ main(int argc, char **argv)
 	      "socket directory mode %o", st.st_mode & 0777);
 	CHECK(stat(url + 6, &st) == 0 && (st.st_mode & 0777) == 0600,
 	      "socket mode %o", st.st_mode & 0777);
-
-	expect("{\"v\":1,\"cmd\":\"status\"}", "", NULL);
 	expect("not json", "bad_json", NULL);
 	expect("", "bad_json", NULL);
 	expect("{\"v\":1,\"cmd\":", "bad_json", NULL);
