@@ -11,7 +11,7 @@
 
 #include "netshare/trace.h"
 
-enum field_type { F_INT, F_U32, F_LONG, F_U64, F_FLOAT };
+enum field_type { F_INT, F_U32, F_LONG, F_U64, F_FLOAT, F_DOUBLE };
 
 struct field {
 	const char *section; /* "encoding" or "model" */
@@ -86,7 +86,7 @@ static const struct field fields[] = {
 	 "Gaussian noise sigma, in units of the clip"},
 	{"privacy", "clip", F_FLOAT, MOD(dp_clip), 0, 1e6,
 	 "per-example gradient norm bound C (0: none, only without noise)"},
-	{"privacy", "delta", F_FLOAT, PRV(delta), 1e-30, 0.5,
+	{"privacy", "delta", F_DOUBLE, PRV(delta), 1e-30, 0.5,
 	 "delta of the (epsilon, delta) guarantee"},
 	{"privacy", "epsilon_budget", F_FLOAT, PRV(epsilon_budget), 0, 1e9,
 	 "stop before the total epsilon passes this (0: no budget)"},
@@ -128,7 +128,7 @@ ns_learner_config_default(struct ns_learner_config *c)
 	c->model.iterations = 10000;
 	c->model.dp_noise = 1.0f;
 	c->model.dp_clip = 1.0f;
-	c->privacy.delta = 1e-5f;
+	c->privacy.delta = 1e-5;
 	c->privacy.count_noise = 1.0f;
 	c->cont.block_seconds = 300;
 	c->cont.fine_tune_fraction = 0.25f;
@@ -157,6 +157,9 @@ store(struct ns_learner_config *c, const struct field *f, double v)
 	case F_FLOAT:
 		*(float *)p = (float)v;
 		break;
+	case F_DOUBLE:
+		*(double *)p = v;
+		break;
 	}
 }
 
@@ -175,6 +178,8 @@ load(const struct ns_learner_config *c, const struct field *f)
 		return (double)*(const uint64_t *)p;
 	case F_FLOAT:
 		return *(const float *)p;
+	case F_DOUBLE:
+		return *(const double *)p;
 	}
 	return 0;
 }
@@ -247,7 +252,7 @@ ns_learner_config_parse(struct ns_learner_config *c, const char *text,
 				goto out;
 			}
 			double v = it->valuedouble;
-			int integral = f->type != F_FLOAT;
+			int integral = f->type != F_FLOAT && f->type != F_DOUBLE;
 			if (v < f->min || v > f->max ||
 			    (integral && v != floor(v))) {
 				snprintf(err, errlen, "%s: \"%s.%s\" = %g is "
@@ -296,6 +301,19 @@ print_float(FILE *f, float v)
 	fputs(buf, f);
 }
 
+/* The shortest decimal that reads back as the same double. */
+static void
+print_double(FILE *f, double v)
+{
+	char buf[40];
+	for (int prec = 6; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	fputs(buf, f);
+}
+
 void
 ns_learner_config_print(const struct ns_learner_config *c, FILE *f)
 {
@@ -312,6 +330,8 @@ ns_learner_config_print(const struct ns_learner_config *c, FILE *f)
 		fprintf(f, "    \"%s\": ", fields[i].name);
 		if (fields[i].type == F_FLOAT)
 			print_float(f, (float)load(c, &fields[i]));
+		else if (fields[i].type == F_DOUBLE)
+			print_double(f, load(c, &fields[i]));
 		else
 			fprintf(f, "%.0f", load(c, &fields[i]));
 	}

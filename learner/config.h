@@ -12,7 +12,7 @@
 /* Privacy budgets; the mechanism's knobs (enabled, noise_multiplier,
  * clip) live in the model config (ns_dg_config.dp*). */
 struct ns_privacy_config {
-	float delta;		    /* of the (epsilon, delta) guarantee */
+	double delta;		    /* of the (epsilon, delta) guarantee */
 	float epsilon_budget;	    /* over all blocks; 0: none */
 	float block_epsilon_budget; /* per block; 0: none */
 	float count_noise;	    /* sigma of each block's noisy flow count */

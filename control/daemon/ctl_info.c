@@ -182,10 +182,54 @@ ctl_learner_json(const struct ctl_config *c)
 	return o;
 }
 
+static int
+ends_with(const char *s, const char *suf);
+
+/* The newest checkpoint in models_dir (sidecar .json files aside), by
+ * modification time, then name: what "latest" names. */
+static int
+newest_model(const struct ctl_config *c, char *name, size_t n)
+{
+	DIR *dir = opendir(c->models_dir);
+	if (!dir)
+		return -1;
+	struct dirent *de;
+	struct timespec best = {0, 0};
+	name[0] = 0;
+	while ((de = readdir(dir))) {
+		char path[CTL_PATH_MAX * 2];
+		struct stat st;
+		if (de->d_name[0] == '.' || ends_with(de->d_name, ".json"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", c->models_dir,
+		         de->d_name);
+		if (stat(path, &st) || !S_ISREG(st.st_mode))
+			continue;
+		struct timespec t = st.st_mtim;
+		if (!name[0] || t.tv_sec > best.tv_sec ||
+		    (t.tv_sec == best.tv_sec && t.tv_nsec > best.tv_nsec) ||
+		    (t.tv_sec == best.tv_sec && t.tv_nsec == best.tv_nsec &&
+		     strcmp(de->d_name, name) > 0)) {
+			best = t;
+			snprintf(name, n, "%s", de->d_name);
+		}
+	}
+	closedir(dir);
+	return name[0] ? 0 : -1;
+}
+
 int
 ctl_model_path(const struct ctl_config *c, const char *name, const char *field,
                char *path, size_t n, struct ctl_err *e)
 {
+	char newest[256];
+	if (!strcmp(name, "latest") && c->models_dir[0]) {
+		if (newest_model(c, newest, sizeof(newest)))
+			return ctl_fail(e, "not_found", field,
+			                "%s: latest: no model in %s", field,
+			                c->models_dir);
+		name = newest;
+	}
 	if (!name[0] || !strcmp(name, ".") || !strcmp(name, ".."))
 		return ctl_fail(e, "bad_field", field,
 		                "%s: empty model "
@@ -252,8 +296,8 @@ ctl_models_json(const struct ctl_config *c, cJSON *out, struct ctl_err *e)
 	while ((de = readdir(dir))) {
 		char path[CTL_PATH_MAX * 2];
 		struct stat st;
-		if (de->d_name[0] == '.')
-			continue;
+		if (de->d_name[0] == '.' || ends_with(de->d_name, ".json"))
+			continue; /* the learner's sidecars */
 		snprintf(path, sizeof(path), "%s/%s", c->models_dir,
 		         de->d_name);
 		if (stat(path, &st) || !S_ISREG(st.st_mode))
@@ -291,15 +335,50 @@ ctl_privacy_json(const struct ctl_config *c, const char *name, cJSON *out,
 	cJSON_AddStringToObject(out, "kind",
 	                        l.enc.is_packets ? "packet" : "flow");
 	cJSON_AddNumberToObject(out, "iterations", (double)l.m.step);
-	/* the checkpoint format has no privacy accounting: the learner
-	 * trains without DP-SGD, so there is no budget to report */
-	cJSON_AddBoolToObject(out, "dp", 0);
-	cJSON_AddNullToObject(out, "epsilon");
-	cJSON_AddNullToObject(out, "delta");
-	cJSON_AddStringToObject(out, "note",
-	                        "trained without differential privacy: "
-	                        "the model gives no formal privacy "
-	                        "guarantee");
+	/* netshare-learner writes block-N.privacy.json beside
+	 * block-N.ckpt; a model without one was trained without DP */
+	char path[CTL_PATH_MAX * 2], side[CTL_PATH_MAX * 2 + 16];
+	ctl_model_path(c, name, "args.model", path, sizeof(path), e);
+	size_t pl = strlen(path);
+	if (pl > 5 && !strcmp(path + pl - 5, ".ckpt"))
+		pl -= 5;
+	snprintf(side, sizeof(side), "%.*s.privacy.json", (int)pl, path);
+	size_t len;
+	char *text = ns_slurp(side, &len);
+	cJSON *pj = text ? cJSON_ParseWithLength(text, len) : NULL;
+	free(text);
+	const cJSON *dp = cJSON_GetObjectItemCaseSensitive(pj, "dp");
+	const cJSON *cl = cJSON_GetObjectItemCaseSensitive(pj, "claimed");
+	const cJSON *eps = cJSON_GetObjectItemCaseSensitive(pj, "epsilon");
+	const cJSON *del = cJSON_GetObjectItemCaseSensitive(pj, "delta");
+	if (cJSON_IsTrue(dp) && cJSON_IsTrue(cl) && cJSON_IsNumber(eps) &&
+	    cJSON_IsNumber(del)) {
+		cJSON_AddBoolToObject(out, "dp", 1);
+		cJSON_AddNumberToObject(out, "epsilon", eps->valuedouble);
+		cJSON_AddNumberToObject(out, "delta", del->valuedouble);
+		const cJSON *eb =
+		    cJSON_GetObjectItemCaseSensitive(pj, "epsilon_block");
+		if (cJSON_IsNumber(eb))
+			cJSON_AddNumberToObject(out, "epsilon_block",
+			                        eb->valuedouble);
+		cJSON_AddStringToObject(out, "note",
+		                        "DP-SGD on both discriminators; epsilon "
+		                        "covers every block the learner "
+		                        "published up to this one (RDP, Balle "
+		                        "et al. conversion)");
+	} else {
+		cJSON_AddBoolToObject(out, "dp", 0);
+		cJSON_AddNullToObject(out, "epsilon");
+		cJSON_AddNullToObject(out, "delta");
+		cJSON_AddStringToObject(
+		    out, "note",
+		    cJSON_IsTrue(dp)
+		        ? "trained with DP-SGD but with a data-dependent "
+		          "choice: no epsilon is claimed"
+		        : "trained without differential privacy: the model "
+		          "gives no formal privacy guarantee");
+	}
+	cJSON_Delete(pj);
 	unload(&l);
 	return 0;
 }
