@@ -567,6 +567,9 @@ drain(struct dataplane *dp)
 	dp->sh->state = NS_DP_STOPPED;
 	while (!rings_empty(dp) && dp_clock_now(&dp->clock) < deadline)
 		rte_delay_us_sleep(1000);
+	/* a consumer's last look at the emptied rings must not meet memory
+	 * this process is about to release */
+	rte_delay_us_sleep(500000);
 }
 
 static void

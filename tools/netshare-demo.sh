@@ -1,90 +1,108 @@
 #!/usr/bin/env bash
-# The main job: run what the appliance has so far on the embedded default
-# input (Debian pathspider's real.pcap, a one-hour enterprise LAN capture):
-# a summary, capture through the DPDK dataplane into header and flow
-# records, the fidelity report of the flows against themselves split in
-# half, GAN training and generation, and the synthetic flows' fidelity.
-# Installs and builds what is missing.
+# The main job: the appliance end to end on the embedded default input
+# (Debian pathspider's real.pcap, a one-hour enterprise LAN capture).
+# tools/netshare-appliance.sh (configs/appliance-demo.json) replays the
+# capture through the DPDK dataplane (net_pcap, as fast as it reads),
+# netshare-learner live trains each 5-minute block as it closes (the
+# first as the seed, the rest fine-tuned from it), netshare-control
+# exports every published block as IPFIX to a local nfcapd, and the run
+# ends with the fidelity of the exported flows, read back from nfcapd,
+# against the captured ones beside the marginals baseline. Then: the
+# captured flows must equal the offline ingest's, and the second half of
+# the hour is scored against the first (the floor). Installs and builds
+# what is missing.
+#
+#   tools/netshare-demo.sh [PCAP]    NS_OUT (default out/), NS_BUILD_DIR
+#                                    (default build, under the checkout)
 set -euo pipefail
 NS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tools/setup-deps.sh
 . "$NS_ROOT/tools/setup-deps.sh"
 
-input=${1:-$NS_ROOT/tests/data/real.pcap}
+input=$(readlink -f "${1:-$NS_ROOT/tests/data/real.pcap}")
 out=${NS_OUT:-$NS_ROOT/out}
-bin=$NS_ROOT/build/tools
+bdir=${NS_BUILD_DIR:-build}
+build=$NS_ROOT/$bdir
+bin=$build/tools
+appliance=$NS_ROOT/configs/appliance-demo.json
 
 ns_install_packages
 [ $# -ge 1 ] || ns_fetch_default_input
 ns_reserve_hugepages
-ns_build build
+ns_build "$bdir"
 mkdir -p "$out"
+out=$(readlink -f "$out")
 
 step() { printf '\n== %s\n' "$*"; }
 
 step "1. ingest: $input"
 "$bin/netshare-convert" --summary --quiet "$input" | tee "$out/summary.json"
-
-step "2. capture: the DPDK dataplane replays the capture through net_pcap"
-# header records and flow records (active 1800 s, inactive 15 s, TCP
-# FIN/RST end) come out of the dataplane's rings through netshare-ringdump,
-# a secondary process; the offline meter must give the same records
+# the offline meter's flows (active 1800 s, inactive 15 s, TCP FIN/RST
+# end): what the dataplane must capture
 "$bin/netshare-convert" --quiet "$input" "$out/offline-flows.csv"
-"$bin/netshare-convert" --quiet "$input" "$out/offline-packets.pkt.csv"
-if ns_dataplane_capture "$input" "$out" "$out/packets.pkt.csv" "$out/flows.csv"; then
-	if cmp -s "$out/packets.pkt.csv" "$out/offline-packets.pkt.csv" &&
-		cmp -s <(sort "$out/flows.csv") <(sort "$out/offline-flows.csv"); then
-		echo "dataplane records equal the offline ingest's"
-	else
-		echo "WARNING: dataplane records differ from the offline ingest's"
-	fi
-else
-	echo "dataplane unavailable here (root and hugepages needed); using the offline meter"
-	cp "$out/offline-flows.csv" "$out/flows.csv"
-	cp "$out/offline-packets.pkt.csv" "$out/packets.pkt.csv"
+
+if [ $# -ge 1 ]; then
+	# another capture: the demo's configs pointed at it
+	linktype=$(jq -r .linktype "$out/summary.json")
+	jq --arg f "$input" --argjson lt "$linktype" \
+		'.ports = [{name: "net_pcap0", devargs: "rx_pcap=\($f)",
+			    linktype: $lt}]' \
+		"$NS_ROOT/configs/dataplane-pcap.json" >"$out/dataplane.json"
+	jq --arg dp "$out/dataplane.json" --arg f "$input" \
+		'.dataplane.config = $dp | .offline_input = $f' \
+		"$appliance" >"$out/appliance.json"
+	appliance=$out/appliance.json
 fi
-nflows=$(($(wc -l <"$out/flows.csv") - 1))
-echo "flow records: $nflows -> $out/flows.csv"
-echo "packet records: $(($(wc -l <"$out/packets.pkt.csv") - 1)) -> $out/packets.pkt.csv"
+capture=dataplane
+if [ "$(id -u)" != 0 ] ||
+	[ "$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)" -lt 64 ]; then
+	echo "DPDK cannot run here (root and hugepages needed): the learner" \
+		"reads the capture itself (netshare-learner run), the rest is" \
+		"the same"
+	capture=offline
+fi
 
-step "3. split the flows in time: first half vs second half"
-ns_split_halves "$out/flows.csv" "$out/flows-first-half.csv" \
+step "2. the appliance: dataplane -> learner -> control -> nfcapd"
+"$NS_ROOT/tools/netshare-appliance.sh" run --config "$appliance" \
+	--build "$build" --run-dir "$out/appliance" --capture "$capture" --fresh
+app=$out/appliance
+
+step "3. the captured flows against the offline ingest"
+if cmp -s <(sort "$app/eval/captured.csv") <(sort "$out/offline-flows.csv")
+then
+	echo "the flows the learner captured from the dataplane's rings" \
+		"equal the offline meter's ($(($(wc -l <"$out/offline-flows.csv") \
+		- 1)) flows)"
+else
+	echo "WARNING: the captured flows differ from the offline ingest's" \
+		"($app/eval/captured.csv, $out/offline-flows.csv)"
+fi
+
+step "4. the floor: the second half of the hour against the first"
+ns_split_halves "$out/offline-flows.csv" "$out/flows-first-half.csv" \
 	"$out/flows-second-half.csv" >/dev/null
-half=$(((nflows + 1) / 2))
-echo "first half: $half flows; second half: $((nflows - half)) flows"
-
-step "4. fidelity (NetShare metrics): first half as real, second as synthetic"
-"$bin/netshare-eval" --plots "$out/plots" --out-json "$out/fidelity.json" \
-	"$out/flows-first-half.csv" "$out/flows-second-half.csv"
-
-secs=${NS_TRAIN_SECONDS:-60}
-step "5. train NetShare's GAN on the flows for ${secs}s, generate $nflows flows"
-"$bin/netshare-train" --input "$out/flows.csv" --out "$out/model.bin" \
-	--time-budget "$secs"
-"$bin/netshare-generate" --model "$out/model.bin" --count "$nflows" \
-	--out "$out/synthetic.csv"
-"$bin/netshare-generate" --baseline marginals --input "$out/flows.csv" \
-	--count "$nflows" --out "$out/marginals.csv"
-
-step "6. fidelity of the synthetic flows and of the marginals baseline"
-"$bin/netshare-eval" --plots "$out/plots-synthetic" \
-	--out-json "$out/fidelity-synthetic.json" \
-	"$out/flows.csv" "$out/synthetic.csv" "$out/marginals.csv"
+"$bin/netshare-eval" -q --plots "$out/plots-halves" \
+	--out-json "$out/fidelity-halves.json" \
+	"$out/flows-first-half.csv" "$out/flows-second-half.csv" |
+	sed '/^plots:/,$d'
 
 step "done"
 cat <<MSG
-What ran: the pcap was summarised (above), then replayed through the DPDK
-dataplane (net_pcap port, one RX lcore): every frame parsed into a
-header record and metered into unidirectional NetFlow-style records, both
-drained from the shared rings by netshare-ringdump and checked against
-the offline ingest. The flows were split in time and the second half
-scored against the first with NetShare's metrics: the floor a synthetic
-trace is judged against. Then the GAN learned the flows for ${secs}s and
-generated as many synthetic ones, scored against the real flows beside
-the independent-marginals baseline (step 6). The control daemon and the
-exporters come with later issues.
-Outputs in $out: summary.json, packets.pkt.csv, flows.csv (dataplane),
-offline-*.csv, dataplane.log, fidelity.json, plots/, model.bin,
-synthetic.csv, marginals.csv, fidelity-synthetic.json, plots-synthetic/
-(PNG).
+What ran: the supervisor started nfcapd, the DPDK dataplane (a net_pcap
+port replaying the capture as fast as it reads), netshare-learner live (a
+DPDK secondary cutting the flows from the dataplane's rings into blocks of
+five minutes of trace time and training each as it closed: the first as
+the seed, the others fine-tuned from it) and netshare-control, each once
+the one before was healthy. Every published block was exported through
+the control daemon as IPFIX to nfcapd, as many synthetic flows as the
+block captured, and the run ended with the exported flows (read back with
+nfdump) scored against the captured ones beside the independent-marginals
+baseline (step 2's table), then stopped everything in order. The
+captured flows equal the offline meter's (step 3); step 4 is the floor a
+synthetic trace is judged against.
+Outputs in $out: summary.json, offline-flows.csv, fidelity-halves.json,
+plots-halves/, and appliance/: logs/ (every program's log), state/ (the
+learner's blocks, checkpoints, reports), nfcapd/ (what the collector
+received), eval/ (captured, exported and marginals flows),
+fidelity.json, plots/ (PNG), summary.json, progress.log.
 MSG

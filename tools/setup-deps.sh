@@ -10,7 +10,7 @@ NS_PACKAGES=(
 	libnanomsg-dev libcjson-dev libbpf-dev libxdp-dev clang iproute2
 	libopenmpi-dev openmpi-bin
 	tshark tcpdump nfdump softflowd tcpreplay
-	python3-numpy python3-scipy gnuplot-nox
+	python3-numpy python3-scipy gnuplot-nox jq
 )
 
 say() { printf '[setup] %s\n' "$*" >&2; }

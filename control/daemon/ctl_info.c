@@ -123,6 +123,9 @@ ctl_dataplane_json(const struct ctl_config *c)
 	                "0",
 	                "--file-prefix",
 	                prefix,
+	                /* where the primaries map their memory (the
+	                   dataplane README): free in a secondary too */
+	                "--base-virtaddr=0x200000000000",
 	                "--",
 	                "--stats",
 	                "--json",

@@ -6,6 +6,8 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 #include <poll.h>
+#include <time.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +197,15 @@ main(int argc, char **argv)
 		printf("%s: valid\n", config ? config : "built-in defaults");
 		return 0;
 	}
+	/* SIGINT/SIGTERM reach only the main thread, inside ppoll: threads
+	 * made from here on (nanomsg's, the export's) inherit the block */
+	sigset_t stops, waiting;
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stops, &waiting);
+	sigdelset(&waiting, SIGINT);
+	sigdelset(&waiting, SIGTERM);
 	static struct ctl d;
 	ctl_init(&d, &cfg, config);
 	const char *url = socket_url ? socket_url : cfg.socket;
@@ -234,7 +245,9 @@ main(int argc, char **argv)
 	while (!stop) {
 		int timeout = ctl_export_tick(&d.exp);
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int n = poll(&p, 1, timeout);
+		struct timespec ts = {timeout / 1000,
+		                      (long)(timeout % 1000) * 1000000};
+		int n = ppoll(&p, 1, timeout < 0 ? NULL : &ts, &waiting);
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, PROG ": poll: %s\n", strerror(errno));
 			rc = 1;

@@ -645,12 +645,11 @@ publish:
 			skip ? skip : "");
 	rc = 0;
 out:
-	if (reserved) { /* not published: give the reservation back */
-		pthread_mutex_lock(lock);
+	pthread_mutex_lock(lock);
+	if (reserved) /* not published: give the reservation back */
 		acct_sub(&c->committed, &reservation);
-		c->training[worker] = -1;
-		pthread_mutex_unlock(lock);
-	}
+	c->training[worker] = -1;
+	pthread_mutex_unlock(lock);
 	cJSON_Delete(report);
 	ns_dg_free(&m);
 	if (have_seed)

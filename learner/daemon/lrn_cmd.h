@@ -14,4 +14,7 @@ int lrn_privacy_cmd(int argc, char **argv);
  * fine-tuning, DP-SGD, publication). */
 int lrn_run_cmd(int argc, char **argv);
 
+/* netshare-learner live: the same on a running dataplane's rings. */
+int lrn_live_cmd(int argc, char **argv);
+
 #endif

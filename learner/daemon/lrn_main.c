@@ -13,6 +13,8 @@ static const struct lrn_cmd {
 } cmds[] = {
 	{"run", lrn_run_cmd,
 	 "cut a trace into blocks, train the seed, fine-tune the rest"},
+	{"live", lrn_live_cmd,
+	 "the same on a running netshare-dataplane's rings (a secondary)"},
 	{"privacy", lrn_privacy_cmd,
 	 "the (epsilon, delta) a DP-SGD schedule spends (RDP accountant)"},
 };

@@ -21,18 +21,19 @@
 #include "lrn_block.h"
 #include "lrn_cmd.h"
 #include "lrn_mpi.h"
+#include "lrn_run.h"
 #include "lrn_state.h"
 #include "netshare/ingest.h"
 
 #define STATUS_EVERY_S 2.0
 
-static volatile sig_atomic_t stop_requested;
+volatile sig_atomic_t lrn_stop;
 
-static void
-on_signal(int sig)
+void
+lrn_on_signal(int sig)
 {
 	(void)sig;
-	stop_requested = 1;
+	lrn_stop = 1;
 }
 
 static void
@@ -89,18 +90,9 @@ usage(FILE *f)
 		"Exit status: 0 every block handled, 1 a failure, 2 usage.\n");
 }
 
-struct run_opts {
-	const char *state, *input, *from, *kind, *config, *public_model;
-	const char *status;
-	int mpi;
-	long iterations, workers;
-	long long seed;
-	double block_time_budget;
-	int dp_unclaimed, quiet;
-};
 
-static int
-parse_opts(int argc, char **argv, struct run_opts *o)
+int
+lrn_parse_opts(int argc, char **argv, struct run_opts *o, int live)
 {
 	static const struct option lo[] = {
 		{"state", required_argument, NULL, 'd'},
@@ -116,12 +108,14 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 		{"dp-unclaimed", no_argument, NULL, 'u'},
 		{"status", required_argument, NULL, 'S'},
 		{"mpi", no_argument, NULL, 'M'},
+		{"grace", required_argument, NULL, 'g'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
 	o->seed = -1;
+	o->grace = live ? 60 : -1;
 	optind = 1;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
@@ -169,13 +163,32 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 				return -1;
 			}
 			break;
+		case 'g':
+			o->grace = strtod(optarg, &end);
+			if (*end || !(o->grace >= 0)) {
+				fprintf(stderr, "netshare-learner: --grace '%s': "
+						"seconds >= 0\n", optarg);
+				return -1;
+			}
+			break;
 		case 'h':
+			if (live)
+				return 1; /* the caller prints its help */
 			usage(stdout);
 			return 1;
 		default:
 			usage(stderr);
 			return -1;
 		}
+	}
+	const char *bad = !live ? (o->grace >= 0 ? "--grace" : NULL)
+			  : o->input ? "--input" : o->from ? "--from"
+			  : o->mpi   ? "--mpi"
+				     : NULL;
+	if (bad) {
+		fprintf(stderr, "netshare-learner %s: %s belongs to `%s`\n",
+			live ? "live" : "run", bad, live ? "run" : "live");
+		return -1;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "netshare-learner run: unexpected argument "
@@ -195,8 +208,8 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-static int
-make_dirs(const char *dir)
+int
+lrn_make_dirs(const char *dir)
 {
 	const char *subs[] = {"", "/blocks", "/models", "/reports",
 			      "/synthetic"};
@@ -338,49 +351,93 @@ out:
 	return rc;
 }
 
-struct pool {
-	struct lrn_ctx *ctx;
-	pthread_mutex_t lock;
-	int64_t *queue;
-	size_t n, next;
-	int failed;
-	char err[512];
-};
-
-struct worker_arg {
-	struct pool *pool;
-	int id;
-};
 
 static void *
 worker_main(void *p)
 {
 	struct worker_arg *wa = p;
 	struct pool *pl = wa->pool;
-	for (;;) {
-		pthread_mutex_lock(&pl->lock);
-		int64_t b = -1;
-		if (!pl->failed && !stop_requested && pl->next < pl->n)
-			b = pl->queue[pl->next++];
-		pthread_mutex_unlock(&pl->lock);
-		if (b < 0)
-			return NULL;
-		char err[512] = "";
-		if (lrn_train_block(pl->ctx, &pl->lock, b, 0, wa->id, err,
-				    sizeof(err)) &&
-		    !stop_requested) {
-			pthread_mutex_lock(&pl->lock);
-			if (!pl->failed)
-				snprintf(pl->err, sizeof(pl->err), "%s", err);
-			pl->failed = 1;
-			pthread_mutex_unlock(&pl->lock);
+	struct lrn_ctx *ctx = pl->ctx;
+	pthread_mutex_lock(&pl->lock);
+	while (!pl->failed && !lrn_stop) {
+		if (pl->next == pl->n) {
+			if (pl->closed)
+				break;
+			pthread_cond_wait(&pl->more, &pl->lock);
+			continue;
 		}
+		/* no seed yet: one worker trains it, the rest wait for it */
+		int is_seed = !ctx->st->seed_model[0];
+		if (is_seed && pl->seed_running) {
+			pthread_cond_wait(&pl->more, &pl->lock);
+			continue;
+		}
+		int64_t b = pl->queue[pl->next++];
+		pl->seed_running |= is_seed;
+		pthread_mutex_unlock(&pl->lock);
+		char err[512] = "";
+		int rc = lrn_train_block(ctx, &pl->lock, b, is_seed, wa->id,
+					 err, sizeof(err));
+		pthread_mutex_lock(&pl->lock);
+		if (is_seed)
+			pl->seed_running = 0;
+		if (rc && !lrn_stop && !pl->failed) {
+			snprintf(pl->err, sizeof(pl->err), "%s", err);
+			pl->failed = 1;
+		}
+		pthread_cond_broadcast(&pl->more);
 	}
+	pthread_mutex_unlock(&pl->lock);
+	return NULL;
 }
 
-static void
-write_status(const char *path, struct pool *pl, const char *state,
-	     int workers)
+void
+lrn_pool_init(struct pool *pl, struct lrn_ctx *ctx)
+{
+	memset(pl, 0, sizeof(*pl));
+	pl->ctx = ctx;
+	pthread_mutex_init(&pl->lock, NULL);
+	pthread_cond_init(&pl->more, NULL);
+}
+
+void
+lrn_pool_destroy(struct pool *pl)
+{
+	pthread_mutex_destroy(&pl->lock);
+	pthread_cond_destroy(&pl->more);
+	free(pl->queue);
+	pl->queue = NULL;
+}
+
+int
+lrn_pool_push_locked(struct pool *pl, int64_t index)
+{
+	if (pl->n == pl->cap) {
+		size_t cap = pl->cap ? 2 * pl->cap : 64;
+		int64_t *q = realloc(pl->queue, cap * sizeof(*q));
+		if (!q)
+			return -1;
+		pl->queue = q;
+		pl->cap = cap;
+	}
+	pl->queue[pl->n++] = index;
+	pthread_cond_broadcast(&pl->more);
+	return 0;
+}
+
+void
+lrn_pool_close(struct pool *pl)
+{
+	pthread_mutex_lock(&pl->lock);
+	pl->closed = 1;
+	pthread_cond_broadcast(&pl->more);
+	pthread_mutex_unlock(&pl->lock);
+}
+
+
+void
+lrn_write_status(const char *path, struct pool *pl, const char *state,
+		 int workers)
 {
 	if (!path)
 		return;
@@ -400,6 +457,11 @@ write_status(const char *path, struct pool *pl, const char *state,
 	cJSON_AddNumberToObject(o, "blocks_trained", (double)tr);
 	cJSON_AddNumberToObject(o, "blocks_skipped", (double)sk);
 	cJSON_AddNumberToObject(o, "published", (double)c->st->published);
+	if (pl->live) {
+		cJSON_AddNumberToObject(o, "records_in", (double)pl->records_in);
+		cJSON_AddNumberToObject(o, "late_records",
+					(double)pl->late_records);
+	}
 	cJSON *w = cJSON_AddArrayToObject(o, "workers");
 	for (int k = 0; k < workers; k++) {
 		cJSON *e = cJSON_CreateObject();
@@ -430,8 +492,8 @@ write_status(const char *path, struct pool *pl, const char *state,
 }
 
 /* Why a DP run cannot claim its epsilon, or NULL when it can. */
-static const char *
-dp_void_reason(const struct ns_learner_config *cfg, const char *public_model)
+const char *
+lrn_dp_void_reason(const struct ns_learner_config *cfg, const char *public_model)
 {
 	if (!public_model)
 		return "the encoder (port vocabulary, scaling bounds) would be "
@@ -449,28 +511,43 @@ dp_void_reason(const struct ns_learner_config *cfg, const char *public_model)
 
 /* Train the pool's queue on nw workers, with progress until it drains.
  * Returns 0, or -1 after a block failed (pl->err). */
-static int
-run_pool(struct pool *pl, int nw, const struct run_opts *o)
+void
+lrn_pool_start(struct pool *pl, int nw)
+{
+	pl->nw = nw;
+	for (int k = 0; k < nw; k++) {
+		pl->wa[k] = (struct worker_arg){pl, k};
+		pthread_create(&pl->th[k], NULL, worker_main, &pl->wa[k]);
+	}
+}
+
+/* Progress and status until the pool is closed and idle (tick, when
+ * set, runs between looks: the live capture), then join. Returns 0, or
+ * -1 after a block failed (pl->err). */
+int
+lrn_pool_wait(struct pool *pl, const struct run_opts *o,
+	      int (*tick)(struct pool *, void *), void *arg)
 {
 	struct lrn_ctx *ctx = pl->ctx;
-	pthread_t th[64];
-	struct worker_arg wa[64];
-	for (int k = 0; k < nw; k++) {
-		wa[k] = (struct worker_arg){pl, k};
-		pthread_create(&th[k], NULL, worker_main, &wa[k]);
-	}
+	int nw = pl->nw;
 	int tty = isatty(STDERR_FILENO);
-	double last = 0;
+	double last = 0, last_status = -STATUS_EVERY_S;
 	for (;;) {
 		pthread_mutex_lock(&pl->lock);
-		int busy = pl->next < pl->n && !pl->failed && !stop_requested;
+		int busy = (pl->next < pl->n || !pl->closed) && !pl->failed &&
+			   !lrn_stop;
 		for (int k = 0; k < nw; k++)
 			busy |= ctx->training[k] >= 0;
 		pthread_mutex_unlock(&pl->lock);
 		if (!busy)
 			break;
-		struct timespec ts = {0, 200000000};
-		nanosleep(&ts, NULL);
+		if (tick) {
+			if (tick(pl, arg))
+				lrn_pool_close(pl);
+		} else {
+			struct timespec ts = {0, 200000000};
+			nanosleep(&ts, NULL);
+		}
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		double t = (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
@@ -478,6 +555,9 @@ run_pool(struct pool *pl, int nw, const struct run_opts *o)
 			pthread_mutex_lock(&pl->lock);
 			fprintf(stderr, "%s%zu/%zu blocks started", tty ? "\r" : "",
 				pl->next, pl->n);
+			if (pl->live)
+				fprintf(stderr, ", %llu records in",
+					(unsigned long long)pl->records_in);
 			for (int k = 0; k < nw; k++)
 				if (ctx->training[k] >= 0)
 					fprintf(stderr, "  [w%d block %lld it %ld]",
@@ -487,17 +567,70 @@ run_pool(struct pool *pl, int nw, const struct run_opts *o)
 			pthread_mutex_unlock(&pl->lock);
 			last = t;
 		}
-		if (o->status)
-			write_status(o->status, pl, "training", nw);
+		if (o->status && t - last_status >= STATUS_EVERY_S) {
+			lrn_write_status(o->status, pl, "training", nw);
+			last_status = t;
+		}
 	}
+	lrn_pool_close(pl); /* wake idle workers: stopping or failed */
 	for (int k = 0; k < nw; k++)
-		pthread_join(th[k], NULL);
+		pthread_join(pl->th[k], NULL);
 	if (tty && !o->quiet)
 		fputc('\n', stderr);
 	if (pl->failed) {
 		fprintf(stderr, "netshare-learner run: %s\n", pl->err);
 		return -1;
 	}
+	return 0;
+}
+
+/* The state in o->state: made for this config if new, else checked
+ * against it (kind, block length, window, privacy). 0, or -1 after a
+ * message. */
+int
+lrn_open_state(const struct run_opts *op, const struct ns_learner_config *cfgp,
+	       struct lrn_state *stp)
+{
+	const struct run_opts o = *op;
+	const struct ns_learner_config cfg = *cfgp;
+	char err[8192];
+	struct lrn_state st;
+	int lrc = lrn_state_load(&st, o.state, err, sizeof(err));
+	if (lrc < 0) {
+		fprintf(stderr, "netshare-learner run: %s\n", err);
+		return -1;
+	}
+	uint64_t block_ns = (uint64_t)llround(cfg.cont.block_seconds * 1e9);
+	int packets = o.kind && !strcmp(o.kind, "packets");
+	if (lrc == 1) {
+		st.is_packets = packets;
+		st.block_ns = block_ns;
+		st.window = cfg.enc.n_chunks;
+		st.dp = cfg.model.dp;
+	} else if (st.block_ns != block_ns || st.window != cfg.enc.n_chunks ||
+		   st.dp != cfg.model.dp ||
+		   (o.kind && st.is_packets != packets)) {
+		fprintf(stderr, "netshare-learner run: %s/state.json was made "
+				"with other settings (kind %s, block %.3f s, "
+				"window %u, privacy.enabled %d): use the same "
+				"config or another --state\n", o.state,
+			st.is_packets ? "packets" : "flows",
+			(double)st.block_ns / 1e9, st.window, st.dp);
+		lrn_state_free(&st);
+		return -1;
+	}
+	if (o.public_model) {
+		if (st.seed_model[0] && strcmp(st.seed_model, o.public_model)) {
+			fprintf(stderr, "netshare-learner run: the state's "
+					"blocks start from %s, not %s\n",
+				st.seed_model, o.public_model);
+			lrn_state_free(&st);
+			return -1;
+		}
+		snprintf(st.seed_model, sizeof(st.seed_model), "%s",
+			 o.public_model);
+	}
+	*stp = st;
 	return 0;
 }
 
@@ -736,7 +869,7 @@ mpi_remote(const struct run_opts *o, const struct ns_learner_config *cfg,
 	cJSON *h = cJSON_Parse(hdr);
 	free(hdr);
 	char dir[] = "/tmp/netshare-learner-rank-XXXXXX";
-	if (!h || !mkdtemp(dir) || make_dirs(dir))
+	if (!h || !mkdtemp(dir) || lrn_make_dirs(dir))
 		lrn_mpi_abort(1);
 	struct lrn_state st;
 	lrn_state_init(&st);
@@ -795,28 +928,26 @@ mpi_remote(const struct run_opts *o, const struct ns_learner_config *cfg,
 	ctx.claim_dp = claim;
 	ctx.block_time_budget = o->block_time_budget;
 	ctx.quiet = o->quiet;
-	ctx.stop = &stop_requested;
+	ctx.stop = &lrn_stop;
 	ctx.st = &st;
 	ns_privacy_acct_init(&ctx.committed);
 	for (int k = 0; k < 64; k++)
 		ctx.training[k] = -1;
 	struct pool pl;
-	memset(&pl, 0, sizeof(pl));
-	pl.ctx = &ctx;
+	lrn_pool_init(&pl, &ctx);
 	pl.queue = mine;
-	pl.n = n_mine;
-	pthread_mutex_init(&pl.lock, NULL);
+	pl.n = pl.cap = n_mine;
+	pl.closed = 1;
 	int nw = cfg->cont.workers < (int)n_mine ? cfg->cont.workers
 						 : (int)n_mine;
-	int rc = n_mine ? run_pool(&pl, nw, o) : 0;
+	int rc = n_mine ? (lrn_pool_start(&pl, nw), lrn_pool_wait(&pl, o, NULL, NULL)) : 0;
 	if (rc)
 		lrn_mpi_abort(1); /* rank 0 would wait for the results */
 	for (size_t i = 0, k = 0; i < n; i++)
 		if (owner_of(i, size) == rank &&
 		    send_result(&st, dir, mine[k++], tag_of(i, 1)))
 			lrn_mpi_abort(1);
-	pthread_mutex_destroy(&pl.lock);
-	free(mine);
+	lrn_pool_destroy(&pl); /* frees mine */
 	cJSON_Delete(h);
 	lrn_state_free(&st);
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -865,7 +996,7 @@ int
 lrn_run_cmd(int argc, char **argv)
 {
 	struct run_opts o;
-	int prc = parse_opts(argc, argv, &o);
+	int prc = lrn_parse_opts(argc, argv, &o, 0);
 	if (prc)
 		return prc > 0 ? LRN_EXIT_OK : LRN_EXIT_USAGE;
 	char err[8192] = "";
@@ -888,7 +1019,7 @@ lrn_run_cmd(int argc, char **argv)
 
 	int claim = 0;
 	if (cfg.model.dp) {
-		const char *why = dp_void_reason(&cfg, o.public_model);
+		const char *why = lrn_dp_void_reason(&cfg, o.public_model);
 		if (why && !o.dp_unclaimed) {
 			fprintf(stderr, "netshare-learner run: privacy.enabled, "
 					"but no epsilon could be claimed: %s "
@@ -946,52 +1077,19 @@ run_rank0(const struct run_opts *op, const struct ns_learner_config *cfgp,
 	struct run_opts o = *op;
 	struct ns_learner_config cfg = *cfgp;
 	char err[8192] = "";
-	if (make_dirs(o.state))
+	if (lrn_make_dirs(o.state))
 		return -1;
 	struct lrn_state st;
-	int lrc = lrn_state_load(&st, o.state, err, sizeof(err));
-	if (lrc < 0) {
-		fprintf(stderr, "netshare-learner run: %s\n", err);
+	if (lrn_open_state(&o, &cfg, &st))
 		return o.mpi ? -1 : LRN_EXIT_FAIL;
-	}
-	uint64_t block_ns = (uint64_t)llround(cfg.cont.block_seconds * 1e9);
-	int packets = o.kind && !strcmp(o.kind, "packets");
-	if (lrc == 1) {
-		st.is_packets = packets;
-		st.block_ns = block_ns;
-		st.window = cfg.enc.n_chunks;
-		st.dp = cfg.model.dp;
-	} else if (st.block_ns != block_ns || st.window != cfg.enc.n_chunks ||
-		   st.dp != cfg.model.dp ||
-		   (o.kind && st.is_packets != packets)) {
-		fprintf(stderr, "netshare-learner run: %s/state.json was made "
-				"with other settings (kind %s, block %.3f s, "
-				"window %u, privacy.enabled %d): use the same "
-				"config or another --state\n", o.state,
-			st.is_packets ? "packets" : "flows",
-			(double)st.block_ns / 1e9, st.window, st.dp);
-		lrn_state_free(&st);
-		return o.mpi ? -1 : LRN_EXIT_FAIL;
-	}
-	if (o.public_model) {
-		if (st.seed_model[0] && strcmp(st.seed_model, o.public_model)) {
-			fprintf(stderr, "netshare-learner run: the state's "
-					"blocks start from %s, not %s\n",
-				st.seed_model, o.public_model);
-			lrn_state_free(&st);
-			return o.mpi ? -1 : LRN_EXIT_FAIL;
-		}
-		snprintf(st.seed_model, sizeof(st.seed_model), "%s",
-			 o.public_model);
-	}
 	if (o.input && capture(&o, &st, o.state)) {
 		lrn_state_free(&st);
 		return o.mpi ? -1 : LRN_EXIT_FAIL;
 	}
 
 	openblas_set_num_threads(cfg.cont.blas_threads);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	signal(SIGINT, lrn_on_signal);
+	signal(SIGTERM, lrn_on_signal);
 	struct lrn_ctx ctx;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.dir = o.state;
@@ -999,29 +1097,30 @@ run_rank0(const struct run_opts *op, const struct ns_learner_config *cfgp,
 	ctx.claim_dp = claim;
 	ctx.block_time_budget = o.block_time_budget;
 	ctx.quiet = o.quiet;
-	ctx.stop = &stop_requested;
+	ctx.stop = &lrn_stop;
 	ctx.st = &st;
 	ctx.committed = st.acct;
 	for (int k = 0; k < 64; k++)
 		ctx.training[k] = -1;
 	struct pool pl;
-	memset(&pl, 0, sizeof(pl));
-	pl.ctx = &ctx;
-	pthread_mutex_init(&pl.lock, NULL);
+	lrn_pool_init(&pl, &ctx);
 
 	int rc = LRN_EXIT_OK;
-	/* the seed first, alone: every other block starts from it */
-	if (!st.seed_model[0]) {
+	/* the seed first, alone: every other block starts from it (a
+	 * block too small to seed is skipped, and the next one tries) */
+	while (!st.seed_model[0] && rc == 0 && !lrn_stop) {
 		int64_t seed = -1;
 		for (size_t i = 0; i < st.n_blocks && seed < 0; i++)
 			if (st.blocks[i].status == LRN_CAPTURED)
 				seed = st.blocks[i].index;
-		if (seed >= 0) {
+		if (seed < 0)
+			break;
+		{
 			if (!o.quiet)
 				fprintf(stderr, "training the seed, block "
 						"%lld, for %ld iterations\n",
 					(long long)seed, cfg.model.iterations);
-			write_status(o.status, &pl, "training", 1);
+			lrn_write_status(o.status, &pl, "training", 1);
 			if (lrn_train_block(&ctx, &pl.lock, seed, 1, 0, err,
 					    sizeof(err))) {
 				fprintf(stderr, "netshare-learner run: %s\n",
@@ -1031,6 +1130,8 @@ run_rank0(const struct run_opts *op, const struct ns_learner_config *cfgp,
 		}
 	}
 	pl.queue = malloc((st.n_blocks + 1) * sizeof(*pl.queue));
+	pl.cap = st.n_blocks + 1;
+	pl.closed = 1;
 	int64_t *all = malloc((st.n_blocks + 1) * sizeof(*all));
 	if (!pl.queue || !all) {
 		fprintf(stderr, "netshare-learner run: out of memory\n");
@@ -1041,7 +1142,7 @@ run_rank0(const struct run_opts *op, const struct ns_learner_config *cfgp,
 		if (st.blocks[i].status == LRN_CAPTURED)
 			pl.queue[pl.n++] = all[n_all++] = st.blocks[i].index;
 	if (o.mpi) { /* the others wait for this word */
-		long long go = rc == 0 && !stop_requested;
+		long long go = rc == 0 && !lrn_stop;
 		lrn_mpi_bcast_int(&go);
 		if (go) {
 			mpi_hand_out(&pl, all, n_all, &st, o.state, size);
@@ -1050,7 +1151,7 @@ run_rank0(const struct run_opts *op, const struct ns_learner_config *cfgp,
 						"here\n", n_all, size, pl.n);
 		}
 	}
-	if (rc == 0 && pl.n && !stop_requested) {
+	if (rc == 0 && pl.n && !lrn_stop) {
 		int nw = cfg.cont.workers < (int)pl.n ? cfg.cont.workers
 						      : (int)pl.n;
 		if (!o.quiet)
@@ -1059,7 +1160,7 @@ run_rank0(const struct run_opts *op, const struct ns_learner_config *cfgp,
 				pl.n, st.seed_model, nw,
 				(long)ceil(cfg.cont.fine_tune_fraction *
 					   (double)cfg.model.iterations));
-		if (run_pool(&pl, nw, &o))
+		if ((lrn_pool_start(&pl, nw), lrn_pool_wait(&pl, &o, NULL, NULL)))
 			rc = LRN_EXIT_FAIL;
 	}
 	/* the other ranks' blocks, in queue order */
@@ -1074,15 +1175,14 @@ run_rank0(const struct run_opts *op, const struct ns_learner_config *cfgp,
 	if (o.mpi && rc) /* a rank may still be sending */
 		lrn_mpi_abort(rc);
 	free(all);
-	free(pl.queue);
 	size_t cap = 0, tr = 0, sk = 0;
 	for (size_t i = 0; i < st.n_blocks; i++) {
 		cap += st.blocks[i].status == LRN_CAPTURED;
 		tr += st.blocks[i].status == LRN_TRAINED;
 		sk += st.blocks[i].status == LRN_SKIPPED;
 	}
-	write_status(o.status, &pl,
-		     rc ? "failed" : stop_requested ? "stopped" : "done",
+	lrn_write_status(o.status, &pl,
+		     rc ? "failed" : lrn_stop ? "stopped" : "done",
 		     cfg.cont.workers < 64 ? cfg.cont.workers : 64);
 	if (!o.quiet) {
 		fprintf(stderr, "%zu blocks trained, %zu skipped, %zu waiting",
@@ -1093,9 +1193,9 @@ run_rank0(const struct run_opts *op, const struct ns_learner_config *cfgp,
 				lrn_epsilon(&st.acct, cfg.privacy.delta),
 				cfg.privacy.delta);
 		}
-		fprintf(stderr, "%s\n", stop_requested ? " (stopped)" : "");
+		fprintf(stderr, "%s\n", lrn_stop ? " (stopped)" : "");
 	}
-	pthread_mutex_destroy(&pl.lock);
+	lrn_pool_destroy(&pl);
 	lrn_state_free(&st);
-	return rc ? rc : stop_requested ? LRN_EXIT_FAIL : LRN_EXIT_OK;
+	return rc ? rc : lrn_stop ? LRN_EXIT_FAIL : LRN_EXIT_OK;
 }
