@@ -461,7 +461,7 @@ lrn_train_block(struct lrn_ctx *c, pthread_mutex_t *lock, int64_t index,
 		       have_seed ? (uint32_t)sm.L : enc.max_flow_len, err,
 		       errlen))
 		goto out;
-	if (have_seed && copy_model(&m, &sm)) {
+	if (have_seed && !c->encoder_only && copy_model(&m, &sm)) {
 		snprintf(err, errlen, "%s: the seed model has other sizes "
 				      "than this config", c->st->seed_model);
 		goto out;

@@ -20,6 +20,8 @@ struct lrn_ctx {
 	const char *dir;		/* state directory */
 	struct ns_learner_config cfg;	/* the run's config */
 	int claim_dp;			/* DP on and every choice fixed */
+	int encoder_only;		/* --public-init encoder: the seed's
+					   encoder, fresh weights (naive DP) */
 	double block_time_budget;	/* seconds per block, 0: none */
 	int quiet;
 	volatile sig_atomic_t *stop;

@@ -397,6 +397,7 @@ lrn_live_cmd(int argc, char **argv)
 	ctx.dir = o.state;
 	ctx.cfg = cfg;
 	ctx.claim_dp = claim;
+	ctx.encoder_only = o.encoder_only;
 	ctx.block_time_budget = o.block_time_budget;
 	ctx.quiet = o.quiet;
 	ctx.stop = &lrn_stop;

@@ -23,6 +23,7 @@ struct run_opts {
 	double block_time_budget;
 	double grace;	/* live: seconds of trace time a block stays open */
 	int dp_unclaimed, quiet;
+	int encoder_only;	/* --public-init encoder */
 };
 
 /* argv from the subcommand's name on; live allows --grace and refuses

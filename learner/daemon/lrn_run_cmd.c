@@ -66,6 +66,10 @@ usage(FILE *f)
 		"checkpoint, trained on\n"
 		"                        public data (netshare-train); its "
 		"encoder is used\n"
+		"  --public-init WHAT    model (default: its weights too) or "
+		"encoder (its\n"
+		"                        encoder only, fresh weights: naive "
+		"DP)\n"
 		"  --iterations N        model.iterations\n"
 		"  --workers N           continuous.workers\n"
 		"  --seed S              model.seed\n"
@@ -109,6 +113,7 @@ lrn_parse_opts(int argc, char **argv, struct run_opts *o, int live)
 		{"status", required_argument, NULL, 'S'},
 		{"mpi", no_argument, NULL, 'M'},
 		{"grace", required_argument, NULL, 'g'},
+		{"public-init", required_argument, NULL, 'P'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -130,6 +135,14 @@ lrn_parse_opts(int argc, char **argv, struct run_opts *o, int live)
 		case 'S': o->status = optarg; break;
 		case 'u': o->dp_unclaimed = 1; break;
 		case 'M': o->mpi = 1; break;
+		case 'P':
+			if (strcmp(optarg, "model") && strcmp(optarg, "encoder")) {
+				fprintf(stderr, "netshare-learner: --public-init "
+						"'%s': model or encoder\n", optarg);
+				return -1;
+			}
+			o->encoder_only = !strcmp(optarg, "encoder");
+			break;
 		case 'q': o->quiet = 1; break;
 		case 'n':
 		case 'w':
@@ -926,6 +939,7 @@ mpi_remote(const struct run_opts *o, const struct ns_learner_config *cfg,
 	ctx.dir = dir;
 	ctx.cfg = *cfg;
 	ctx.claim_dp = claim;
+	ctx.encoder_only = o->encoder_only;
 	ctx.block_time_budget = o->block_time_budget;
 	ctx.quiet = o->quiet;
 	ctx.stop = &lrn_stop;
@@ -1095,6 +1109,7 @@ run_rank0(const struct run_opts *op, const struct ns_learner_config *cfgp,
 	ctx.dir = o.state;
 	ctx.cfg = cfg;
 	ctx.claim_dp = claim;
+	ctx.encoder_only = o.encoder_only;
 	ctx.block_time_budget = o.block_time_budget;
 	ctx.quiet = o.quiet;
 	ctx.stop = &lrn_stop;
