@@ -326,35 +326,12 @@ lrn_live_cmd(int argc, char **argv)
 		dp_args_free(&args);
 		return LRN_EXIT_USAGE;
 	}
-	char err[8192];
 	struct ns_learner_config cfg;
-	ns_learner_config_default(&cfg);
-	if (o.config &&
-	    ns_learner_config_load(&cfg, o.config, err, sizeof(err))) {
-		fprintf(stderr, "netshare-learner live: %s\n", err);
+	int claim;
+	int lrc = lrn_load_config(&o, "live", &cfg, &claim);
+	if (lrc >= 0) {
 		dp_args_free(&args);
-		return LRN_EXIT_FAIL;
-	}
-	if (o.iterations)
-		cfg.model.iterations = o.iterations;
-	if (o.workers)
-		cfg.cont.workers = (int)o.workers;
-	if (o.seed >= 0)
-		cfg.model.seed = (uint64_t)o.seed;
-	cfg.enc.seed = cfg.model.seed;
-	if (cfg.cont.workers > 64)
-		cfg.cont.workers = 64;
-	int claim = 0;
-	if (cfg.model.dp) {
-		const char *why = lrn_dp_void_reason(&cfg, o.public_model);
-		if (why && !o.dp_unclaimed) {
-			fprintf(stderr, "netshare-learner live: privacy.enabled, "
-					"but no epsilon could be claimed: %s "
-					"(or --dp-unclaimed)\n", why);
-			dp_args_free(&args);
-			return LRN_EXIT_USAGE;
-		}
-		claim = why == NULL;
+		return lrc;
 	}
 	struct lrn_state st;
 	if (lrn_make_dirs(o.state) || lrn_open_state(&o, &cfg, &st)) {

@@ -29,6 +29,11 @@ struct run_opts {
 /* argv from the subcommand's name on; live allows --grace and refuses
  * --input, --from and --mpi. 0, 1 after --help, or -1 after a message. */
 int lrn_parse_opts(int argc, char **argv, struct run_opts *o, int live);
+/* The config (--config over the defaults, option overrides) and
+ * whether DP can claim its epsilon: -1 to go on, else the exit status
+ * after a message (cmd names the subcommand). */
+int lrn_load_config(const struct run_opts *o, const char *cmd,
+		    struct ns_learner_config *cfg, int *claim);
 /* DIR and its subdirectories. */
 int lrn_make_dirs(const char *dir);
 /* Why a DP config cannot claim an epsilon, or NULL. */

@@ -1003,6 +1003,44 @@ mpi_hand_out(struct pool *pl, const int64_t *all, size_t n,
 	return keep;
 }
 
+int
+lrn_load_config(const struct run_opts *o, const char *cmd,
+		struct ns_learner_config *cfg, int *claim)
+{
+	char err[8192];
+	ns_learner_config_default(cfg);
+	if (o->config &&
+	    ns_learner_config_load(cfg, o->config, err, sizeof(err))) {
+		fprintf(stderr, "netshare-learner %s: %s\n", cmd, err);
+		return LRN_EXIT_FAIL;
+	}
+	if (o->iterations)
+		cfg->model.iterations = o->iterations;
+	if (o->workers)
+		cfg->cont.workers = (int)o->workers;
+	if (o->seed >= 0)
+		cfg->model.seed = (uint64_t)o->seed;
+	cfg->enc.seed = cfg->model.seed;
+	if (cfg->cont.workers > 64)
+		cfg->cont.workers = 64;
+	*claim = 0;
+	if (cfg->model.dp) {
+		const char *why = lrn_dp_void_reason(cfg, o->public_model);
+		if (why && !o->dp_unclaimed) {
+			fprintf(stderr, "netshare-learner %s: privacy.enabled, "
+					"but no epsilon could be claimed: %s "
+					"(or --dp-unclaimed to train with "
+					"DP-SGD and claim nothing)\n", cmd, why);
+			return LRN_EXIT_USAGE;
+		}
+		*claim = why == NULL;
+		if (!*claim && !o->quiet)
+			fprintf(stderr, "netshare-learner %s: DP-SGD without a "
+					"claim: %s\n", cmd, why);
+	}
+	return -1;
+}
+
 static int run_rank0(const struct run_opts *op,
 		     const struct ns_learner_config *cfgp, int claim, int size);
 
@@ -1013,39 +1051,11 @@ lrn_run_cmd(int argc, char **argv)
 	int prc = lrn_parse_opts(argc, argv, &o, 0);
 	if (prc)
 		return prc > 0 ? LRN_EXIT_OK : LRN_EXIT_USAGE;
-	char err[8192] = "";
 	struct ns_learner_config cfg;
-	ns_learner_config_default(&cfg);
-	if (o.config && ns_learner_config_load(&cfg, o.config, err,
-					       sizeof(err))) {
-		fprintf(stderr, "netshare-learner run: %s\n", err);
-		return LRN_EXIT_FAIL;
-	}
-	if (o.iterations)
-		cfg.model.iterations = o.iterations;
-	if (o.workers)
-		cfg.cont.workers = (int)o.workers;
-	if (o.seed >= 0)
-		cfg.model.seed = (uint64_t)o.seed;
-	cfg.enc.seed = cfg.model.seed;
-	if (cfg.cont.workers > 64)
-		cfg.cont.workers = 64;
-
-	int claim = 0;
-	if (cfg.model.dp) {
-		const char *why = lrn_dp_void_reason(&cfg, o.public_model);
-		if (why && !o.dp_unclaimed) {
-			fprintf(stderr, "netshare-learner run: privacy.enabled, "
-					"but no epsilon could be claimed: %s "
-					"(or --dp-unclaimed to train with "
-					"DP-SGD and claim nothing)\n", why);
-			return LRN_EXIT_USAGE;
-		}
-		claim = why == NULL;
-		if (!claim && !o.quiet)
-			fprintf(stderr, "netshare-learner run: DP-SGD without a "
-					"claim: %s\n", why);
-	}
+	int claim;
+	int lrc = lrn_load_config(&o, "run", &cfg, &claim);
+	if (lrc >= 0)
+		return lrc;
 
 	int rank = 0, size = 1;
 	if (o.mpi) {
