@@ -370,18 +370,7 @@ lrn_live_cmd(int argc, char **argv)
 		rc = LRN_EXIT_FAIL;
 
 	struct lrn_ctx ctx;
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.dir = o.state;
-	ctx.cfg = cfg;
-	ctx.claim_dp = claim;
-	ctx.encoder_only = o.encoder_only;
-	ctx.block_time_budget = o.block_time_budget;
-	ctx.quiet = o.quiet;
-	ctx.stop = &lrn_stop;
-	ctx.st = &st;
-	ctx.committed = st.acct;
-	for (int k = 0; k < 64; k++)
-		ctx.training[k] = -1;
+	lrn_ctx_init(&ctx, &o, &cfg, claim, &st, o.state);
 	struct pool pl;
 	lrn_pool_init(&pl, &ctx);
 	pl.live = 1;

@@ -34,6 +34,10 @@ int lrn_parse_opts(int argc, char **argv, struct run_opts *o, int live);
  * after a message (cmd names the subcommand). */
 int lrn_load_config(const struct run_opts *o, const char *cmd,
 		    struct ns_learner_config *cfg, int *claim);
+/* The blocks' shared context for a run over st in dir. */
+void lrn_ctx_init(struct lrn_ctx *ctx, const struct run_opts *o,
+		  const struct ns_learner_config *cfg, int claim,
+		  struct lrn_state *st, const char *dir);
 /* DIR and its subdirectories. */
 int lrn_make_dirs(const char *dir);
 /* Why a DP config cannot claim an epsilon, or NULL. */

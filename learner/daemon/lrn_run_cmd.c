@@ -934,19 +934,8 @@ mpi_remote(const struct run_opts *o, const struct ns_learner_config *cfg,
 		cJSON_Delete(sp);
 		mine[n_mine++] = b;
 	}
-	struct lrn_ctx ctx;
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.dir = dir;
-	ctx.cfg = *cfg;
-	ctx.claim_dp = claim;
-	ctx.encoder_only = o->encoder_only;
-	ctx.block_time_budget = o->block_time_budget;
-	ctx.quiet = o->quiet;
-	ctx.stop = &lrn_stop;
-	ctx.st = &st;
-	ns_privacy_acct_init(&ctx.committed);
-	for (int k = 0; k < 64; k++)
-		ctx.training[k] = -1;
+	struct lrn_ctx ctx; /* st.acct is empty: per-block budgets only */
+	lrn_ctx_init(&ctx, o, cfg, claim, &st, dir);
 	struct pool pl;
 	lrn_pool_init(&pl, &ctx);
 	pl.queue = mine;
@@ -1001,6 +990,25 @@ mpi_hand_out(struct pool *pl, const int64_t *all, size_t n,
 	}
 	pl->n = keep;
 	return keep;
+}
+
+void
+lrn_ctx_init(struct lrn_ctx *ctx, const struct run_opts *o,
+	     const struct ns_learner_config *cfg, int claim,
+	     struct lrn_state *st, const char *dir)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->dir = dir;
+	ctx->cfg = *cfg;
+	ctx->claim_dp = claim;
+	ctx->encoder_only = o->encoder_only;
+	ctx->block_time_budget = o->block_time_budget;
+	ctx->quiet = o->quiet;
+	ctx->stop = &lrn_stop;
+	ctx->st = st;
+	ctx->committed = st->acct;
+	for (int k = 0; k < 64; k++)
+		ctx->training[k] = -1;
 }
 
 int
@@ -1115,18 +1123,7 @@ run_rank0(const struct run_opts *op, const struct ns_learner_config *cfgp,
 	signal(SIGINT, lrn_on_signal);
 	signal(SIGTERM, lrn_on_signal);
 	struct lrn_ctx ctx;
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.dir = o.state;
-	ctx.cfg = cfg;
-	ctx.claim_dp = claim;
-	ctx.encoder_only = o.encoder_only;
-	ctx.block_time_budget = o.block_time_budget;
-	ctx.quiet = o.quiet;
-	ctx.stop = &lrn_stop;
-	ctx.st = &st;
-	ctx.committed = st.acct;
-	for (int k = 0; k < 64; k++)
-		ctx.training[k] = -1;
+	lrn_ctx_init(&ctx, &o, &cfg, claim, &st, o.state);
 	struct pool pl;
 	lrn_pool_init(&pl, &ctx);
 
