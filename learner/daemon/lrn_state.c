@@ -126,13 +126,15 @@ parse_block(const cJSON *o, struct lrn_block *b, const char *name, char *err,
 		return -1;
 	const cJSON *sec = cJSON_GetObjectItemCaseSensitive(o, "seconds");
 	const cJSON *eps = cJSON_GetObjectItemCaseSensitive(o, "epsilon");
-	if (!cJSON_IsNumber(sec) || !(sec->valuedouble >= 0))
+	if (!cJSON_IsNumber(sec) || !(sec->valuedouble >= 0) ||
+	    !isfinite(sec->valuedouble))
 		return bad(err, errlen, name, "blocks[].seconds",
-			   "must be a number >= 0");
+			   "must be a finite number >= 0");
 	b->seconds = sec->valuedouble;
 	if (cJSON_IsNull(eps))
 		b->epsilon = NAN;
-	else if (cJSON_IsNumber(eps) && eps->valuedouble >= 0)
+	else if (cJSON_IsNumber(eps) && eps->valuedouble >= 0 &&
+		 isfinite(eps->valuedouble))
 		b->epsilon = eps->valuedouble;
 	else if (cJSON_IsString(eps) && !strcmp(eps->valuestring, "inf"))
 		b->epsilon = INFINITY;
