@@ -65,8 +65,18 @@ def eal(pfx, lcores="0", in_memory=False):
     return args
 
 
+_attached = set()
+
+
 def stats(dp, pfx, timeout=30):
-    """The primary's counters as a dict, retrying until it is up."""
+    """The primary's counters as a dict, retrying until it is up. The
+    first attach to a prefix waits a moment: a secondary whose EAL comes
+    up while the primary still grows its heap (rings, mempool) can make
+    that allocation fail (DPDK's multi-process memory sync times out;
+    seen once under ASan). Known issue: the primary should preallocate."""
+    if pfx not in _attached:
+        _attached.add(pfx)
+        time.sleep(1.5)
     t0 = time.time()
     while True:
         r = subprocess.run([dp] + eal(pfx) + ["--", "--stats", "--json"],
