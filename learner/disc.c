@@ -142,14 +142,16 @@ ns_disc_backward(struct ns_disc *d, const float *p, float *g,
 	const float *aL = act(d, d->a, L - 1), *hL = act(d, d->h, L - 1);
 	float *eL = act(d, d->e, L - 1);
 	for (int r = 0; r < rows; r++) {
-		for (int j = 0; j < H; j++) {
-			size_t k = (size_t)r * H + j;
-			eL[k] = aL[k] > 0 ? dout[r] * wo[j] : 0;
-			if (r < grad_rows)
-				gwo[j] += dout[r] * hL[k];
-		}
-		if (r < grad_rows)
-			gwo[H] += dout[r];
+		const float *ar = aL + (size_t)r * H;
+		float *er = eL + (size_t)r * H;
+		for (int j = 0; j < H; j++)
+			er[j] = ar[j] > 0 ? dout[r] * wo[j] : 0;
+	}
+	for (int r = 0; r < grad_rows; r++) {
+		const float *hr = hL + (size_t)r * H;
+		for (int j = 0; j < H; j++)
+			gwo[j] += dout[r] * hr[j];
+		gwo[H] += dout[r];
 	}
 	for (int l = L - 1; l >= 0; l--) {
 		const float *w = layer_w(d, p, l);

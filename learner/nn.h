@@ -69,6 +69,11 @@ void ns_bn_backward(float *din, float *dgamma, float *dbeta,
 		    const float *gamma, int B, int C);
 #define NS_BN_EPS 1e-5f
 
+/* y = sigmoid(x), y = tanh(x) over n floats (y may be x); vectorised,
+ * within a few float ulps of libm's. */
+void ns_vsigmoid(float *y, const float *x, size_t n);
+void ns_vtanh(float *y, const float *x, size_t n);
+
 /* Output heads over a row of consecutive slices: act[k], dim[k]. */
 struct ns_heads {
 	int n;

@@ -429,6 +429,65 @@ test_rng_deterministic(void **state)
 	assert_true(fabs(s2 / 20000 - 1) < 0.05);
 }
 
+/* The vectorised activations against libm over [-20, 20] in steps that
+ * hit every branch (the series below 1/4, the clamps), signed zeros and
+ * odd lengths (the tail path). Errors are absolute near 0, relative
+ * elsewhere, and a failure names the input. */
+static void
+test_vector_activations(void **state)
+{
+	(void)state;
+	enum { N = 40001 };
+	float *x = malloc(N * sizeof(float)), *y = malloc(N * sizeof(float));
+	assert_non_null(x);
+	assert_non_null(y);
+	for (int i = 0; i < N; i++)
+		x[i] = -20.0f + 40.0f * (float)i / (N - 1);
+	x[N / 2] = 0.0f;
+	x[N / 2 + 1] = -0.0f;
+	x[N / 2 + 2] = 1e-30f;
+	x[N / 2 + 3] = -3e-8f;
+	x[N / 2 + 4] = 100.0f; /* clamped inputs */
+	x[N / 2 + 5] = -100.0f;
+	double worst_t = 0, worst_s = 0;
+	ns_vtanh(y, x, N); /* N is odd: the tail too */
+	for (int i = 0; i < N; i++) {
+		double ref = tanh((double)x[i]);
+		double err = fabs(y[i] - ref) / fmax(fabs(ref), 1e-6);
+		if (err > worst_t)
+			worst_t = err;
+		if (err > 4e-7)
+			fail_msg("tanh(%.9g) = %.9g, libm %.9g", x[i], y[i],
+				 ref);
+		if (signbit(y[i]) != signbit(x[i]))
+			fail_msg("tanh(%.9g) has the wrong sign", x[i]);
+	}
+	ns_vsigmoid(y, x, N);
+	for (int i = 0; i < N; i++) {
+		double ref = 1.0 / (1.0 + exp(-(double)x[i]));
+		double err = fabs(y[i] - ref) / fmax(ref, 1e-30);
+		if (err > worst_s)
+			worst_s = err;
+		if (err > 4e-7 && fabs(y[i] - ref) > 1e-37)
+			fail_msg("sigmoid(%.9g) = %.9g, exact %.9g", x[i], y[i],
+				 ref);
+	}
+	/* in place, short lengths */
+	for (size_t n = 1; n <= 9; n++) {
+		float a[9], b[9];
+		for (size_t k = 0; k < n; k++)
+			a[k] = b[k] = 0.3f * (float)k - 1.1f;
+		ns_vtanh(a, a, n);
+		for (size_t k = 0; k < n; k++)
+			assert_true(fabs(a[k] - tanh((double)b[k])) < 4e-7);
+	}
+	printf("vector activations: worst relative error tanh %.2g, "
+	       "sigmoid %.2g\n",
+	       worst_t, worst_s);
+	free(x);
+	free(y);
+}
+
 int
 main(void)
 {
@@ -443,6 +502,7 @@ main(void)
 		cmocka_unit_test(test_penalty_grad),
 		cmocka_unit_test(test_adam_first_step),
 		cmocka_unit_test(test_rng_deterministic),
+		cmocka_unit_test(test_vector_activations),
 	};
 	return cmocka_run_group_tests_name("nn", tests, NULL, NULL);
 }
