@@ -228,6 +228,7 @@ ns_dg_init(struct ns_dg *m, const struct ns_dg_config *cfg,
 	carve(m, m->ws);
 	ns_lstm_cache_init(&m->lstm, m->lstm_mem, m->T, m->cap, I,
 			   c->lstm_units);
+	m->lstm.In_static = m->A; /* the attributes, at every step */
 	ns_dg_init_weights(m);
 	return 0;
 }

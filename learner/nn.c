@@ -380,6 +380,9 @@ v4_tanh(v4f x)
 V4_MAP(ns_vsigmoid, v4_sigmoid)
 V4_MAP(ns_vtanh, v4_tanh)
 
+/* Consecutive sigmoid or tanh heads are activated as one run: a row of
+ * step outputs is mostly short heads, and one call per head cost more
+ * than the activation. */
 void
 ns_heads_forward(float *out, const float *in, const struct ns_heads *h,
 		 int B)
@@ -389,7 +392,7 @@ ns_heads_forward(float *out, const float *in, const struct ns_heads *h,
 		const float *x = in + (size_t)r * D;
 		float *y = out + (size_t)r * D;
 		int off = 0;
-		for (int k = 0; k < h->n; k++) {
+		for (int k = 0; k < h->n;) {
 			int d = h->dim[k];
 			if (h->act[k] == NS_HEAD_SOFTMAX) {
 				float mx = x[off];
@@ -400,12 +403,17 @@ ns_heads_forward(float *out, const float *in, const struct ns_heads *h,
 					s += y[off + i] = expf(x[off + i] - mx);
 				for (int i = 0; i < d; i++)
 					y[off + i] /= s;
-			} else if (h->act[k] == NS_HEAD_SIGMOID) {
-				ns_vsigmoid(y + off, x + off, (size_t)d);
-			} else {
-				ns_vtanh(y + off, x + off, (size_t)d);
+				off += d;
+				k++;
+				continue;
 			}
-			off += d;
+			int act = h->act[k], run = off;
+			for (; k < h->n && h->act[k] == act; k++)
+				off += h->dim[k];
+			if (act == NS_HEAD_SIGMOID)
+				ns_vsigmoid(y + run, x + run, (size_t)(off - run));
+			else
+				ns_vtanh(y + run, x + run, (size_t)(off - run));
 		}
 	}
 }
@@ -485,6 +493,7 @@ ns_lstm_cache_init(struct ns_lstm_cache *c, float *mem, int T, int B, int In,
 	c->B = B;
 	c->In = In;
 	c->H = H;
+	c->In_static = 0;
 	c->xh = mem;
 	mem += t * b * (size_t)(In + H);
 	c->gates = mem;
@@ -501,9 +510,20 @@ ns_lstm_forward(struct ns_lstm_cache *c, const float *x, const float *h0,
 		const float *c0, const float *w, const float *b)
 {
 	int T = c->T, B = c->B, In = c->In, H = c->H, InH = In + H;
-	size_t bh = (size_t)B * H;
+	int S = c->In_static;
+	size_t bh = (size_t)B * H, bg = (size_t)B * 4 * H;
 	memcpy(c->h, h0, bh * sizeof(float));
 	memcpy(c->c, c0, bh * sizeof(float));
+	/* the static inputs' share of the gates, b + x_s W_s, once: kept in
+	 * the last step's gates until that step uses it in place */
+	float *pre = c->gates + (size_t)(T - 1) * bg;
+	if (S > 0 && T > 0) {
+		for (int r = 0; r < B; r++)
+			memcpy(pre + (size_t)r * 4 * H, b,
+			       4 * (size_t)H * sizeof(float));
+		ns_gemm(0, 0, B, 4 * H, S, 1.0f, x, In, w, 4 * H, 1.0f, pre,
+			4 * H);
+	}
 	for (int t = 0; t < T; t++) {
 		float *xh = c->xh + (size_t)t * B * InH;
 		const float *hp = c->h + (size_t)t * bh;
@@ -513,8 +533,15 @@ ns_lstm_forward(struct ns_lstm_cache *c, const float *x, const float *h0,
 			memcpy(xh + (size_t)r * InH + In, hp + (size_t)r * H,
 			       (size_t)H * sizeof(float));
 		}
-		float *g = c->gates + (size_t)t * B * 4 * H;
-		ns_linear_forward(g, xh, w, b, B, InH, 4 * H);
+		float *g = c->gates + (size_t)t * bg;
+		if (S > 0) {
+			if (g != pre)
+				memcpy(g, pre, bg * sizeof(float));
+			ns_gemm(0, 0, B, 4 * H, InH - S, 1.0f, xh + S, InH,
+				w + (size_t)S * 4 * H, 4 * H, 1.0f, g, 4 * H);
+		} else {
+			ns_linear_forward(g, xh, w, b, B, InH, 4 * H);
+		}
 		const float *cp = c->c + (size_t)t * bh;
 		float *cn = c->c + (size_t)(t + 1) * bh;
 		float *hn = c->h + (size_t)(t + 1) * bh;

@@ -95,6 +95,9 @@ void ns_heads_harden(float *hard, const float *out, const struct ns_heads *h,
  * W (In+H, 4H), b (4H). */
 struct ns_lstm_cache {
 	int T, B, In, H;
+	int In_static;	/* the first In_static inputs are the same at every
+			 * step: their product with W is taken once (0 after
+			 * ns_lstm_cache_init) */
 	float *xh;	/* (T,B,In+H) concatenated input and previous h */
 	float *gates;	/* (T,B,4H) after activation */
 	float *c;	/* (T+1,B,H) cell states, c[0] initial */

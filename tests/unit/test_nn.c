@@ -308,6 +308,31 @@ test_lstm_grad(void **state)
 		   18, 5e-3);
 	check_grad("lstm dc0", lstm_loss, &c, c.c0, dc0, (size_t)c.B * c.H,
 		   18, 5e-3);
+	/* inputs equal at every step: their product taken once gives the
+	 * same states (to rounding) */
+	int S = 3;
+	for (int t = 1; t < c.T; t++)
+		for (int r = 0; r < c.B; r++)
+			memcpy(c.x + ((size_t)t * c.B + r) * c.In,
+			       c.x + (size_t)r * c.In, (size_t)S * sizeof(float));
+	lstm_loss(&c);
+	size_t nh = (size_t)(c.T + 1) * c.B * c.H;
+	float *ref = malloc(nh * sizeof(float));
+	assert_non_null(ref);
+	memcpy(ref, c.cache.h, nh * sizeof(float));
+	c.cache.In_static = S;
+	lstm_loss(&c);
+	for (size_t i = 0; i < nh; i++)
+		if (fabsf(c.cache.h[i] - ref[i]) > 1e-5f)
+			fail_msg("lstm static inputs: h[%zu] %.9g, %.9g without",
+				 i, c.cache.h[i], ref[i]);
+	/* and they are read at step 0 only: a change at a later step is
+	 * not seen */
+	memcpy(ref, c.cache.h, nh * sizeof(float));
+	c.x[((size_t)1 * c.B) * c.In] += 1.0f;
+	lstm_loss(&c);
+	assert_memory_equal(ref, c.cache.h, nh * sizeof(float));
+	free(ref);
 	free(c.x), free(c.h0), free(c.c0), free(c.w), free(c.b), free(c.R);
 	free(c.mem), free(dx), free(dw), free(db), free(dh0), free(dc0);
 	free(scratch);
