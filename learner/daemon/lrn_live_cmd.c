@@ -396,30 +396,14 @@ lrn_live_cmd(int argc, char **argv)
 		if (close_block(&lv, &pl, 0, 0))
 			rc = LRN_EXIT_FAIL;
 	free(lv.ob);
-	size_t cap = 0, tr = 0, sk = 0;
-	for (size_t i = 0; i < st.n_blocks; i++) {
-		cap += st.blocks[i].status == LRN_CAPTURED;
-		tr += st.blocks[i].status == LRN_TRAINED;
-		sk += st.blocks[i].status == LRN_SKIPPED;
-	}
-	lrn_write_status(o.status, &pl,
-			 rc ? "failed" : lrn_stop ? "stopped" : "done",
-			 cfg.cont.workers);
-	if (!o.quiet) {
-		fprintf(stderr, "%llu records in (%llu late; %llu %s records "
-				"not learned), %zu blocks trained, %zu "
-				"skipped, %zu waiting",
-			(unsigned long long)pl.records_in,
-			(unsigned long long)pl.late_records,
-			(unsigned long long)lv.other_records,
-			st.is_packets ? "flow" : "packet", tr, sk, cap);
-		if (claim)
-			fprintf(stderr, "; privacy spent: epsilon %.3f at "
-					"delta %g",
-				lrn_epsilon(&st.acct, cfg.privacy.delta),
-				cfg.privacy.delta);
-		fprintf(stderr, "%s\n", lrn_stop ? " (stopped)" : "");
-	}
+	char lead[256];
+	snprintf(lead, sizeof(lead),
+		 "%llu records in (%llu late; %llu %s records not learned), ",
+		 (unsigned long long)pl.records_in,
+		 (unsigned long long)pl.late_records,
+		 (unsigned long long)lv.other_records,
+		 st.is_packets ? "flow" : "packet");
+	lrn_report_end(&o, &pl, &st, &cfg, claim, rc, cfg.cont.workers, lead);
 	lrn_pool_destroy(&pl);
 	lrn_state_free(&st);
 	rte_eal_cleanup();

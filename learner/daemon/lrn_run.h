@@ -88,4 +88,12 @@ int lrn_open_state(const struct run_opts *o,
 void lrn_write_status(const char *path, struct pool *pl, const char *state,
 		      int workers);
 
+/* The end of a run: the --status file's last state, then (unless quiet)
+ * one line, after `lead`: blocks trained, skipped and waiting, and the
+ * epsilon spent when one is claimed. */
+void lrn_report_end(const struct run_opts *o, struct pool *pl,
+		    const struct lrn_state *st,
+		    const struct ns_learner_config *cfg, int claim, int rc,
+		    int workers, const char *lead);
+
 #endif

@@ -449,6 +449,31 @@ lrn_pool_close(struct pool *pl)
 
 
 void
+lrn_report_end(const struct run_opts *o, struct pool *pl,
+	       const struct lrn_state *st, const struct ns_learner_config *cfg,
+	       int claim, int rc, int workers, const char *lead)
+{
+	size_t cap = 0, tr = 0, sk = 0;
+	for (size_t i = 0; i < st->n_blocks; i++) {
+		cap += st->blocks[i].status == LRN_CAPTURED;
+		tr += st->blocks[i].status == LRN_TRAINED;
+		sk += st->blocks[i].status == LRN_SKIPPED;
+	}
+	lrn_write_status(o->status, pl,
+			 rc ? "failed" : lrn_stop ? "stopped" : "done",
+			 workers);
+	if (o->quiet)
+		return;
+	fprintf(stderr, "%s%zu blocks trained, %zu skipped, %zu waiting",
+		lead, tr, sk, cap);
+	if (claim)
+		fprintf(stderr, "; privacy spent: epsilon %.3f at delta %g",
+			lrn_epsilon(&st->acct, cfg->privacy.delta),
+			cfg->privacy.delta);
+	fprintf(stderr, "%s\n", lrn_stop ? " (stopped)" : "");
+}
+
+void
 lrn_write_status(const char *path, struct pool *pl, const char *state,
 		 int workers)
 {
@@ -1197,26 +1222,8 @@ run_rank0(const struct run_opts *op, const struct ns_learner_config *cfgp,
 	if (o.mpi && rc) /* a rank may still be sending */
 		lrn_mpi_abort(rc);
 	free(all);
-	size_t cap = 0, tr = 0, sk = 0;
-	for (size_t i = 0; i < st.n_blocks; i++) {
-		cap += st.blocks[i].status == LRN_CAPTURED;
-		tr += st.blocks[i].status == LRN_TRAINED;
-		sk += st.blocks[i].status == LRN_SKIPPED;
-	}
-	lrn_write_status(o.status, &pl,
-		     rc ? "failed" : lrn_stop ? "stopped" : "done",
-		     cfg.cont.workers < 64 ? cfg.cont.workers : 64);
-	if (!o.quiet) {
-		fprintf(stderr, "%zu blocks trained, %zu skipped, %zu waiting",
-			tr, sk, cap);
-		if (claim) {
-			fprintf(stderr, "; privacy spent: epsilon %.3f at "
-					"delta %g",
-				lrn_epsilon(&st.acct, cfg.privacy.delta),
-				cfg.privacy.delta);
-		}
-		fprintf(stderr, "%s\n", lrn_stop ? " (stopped)" : "");
-	}
+	lrn_report_end(&o, &pl, &st, &cfg, claim, rc,
+		       cfg.cont.workers < 64 ? cfg.cont.workers : 64, "");
 	lrn_pool_destroy(&pl);
 	lrn_state_free(&st);
 	return rc ? rc : lrn_stop ? LRN_EXIT_FAIL : LRN_EXIT_OK;
