@@ -27,6 +27,7 @@ struct ns_meter {
 	uint64_t *slots;	/* hash << 32 | (entry + 1); 0: empty */
 	struct meter_entry *e;	/* (max_flows) */
 	uint32_t slot_mask;
+	uint32_t slot_max;	/* slots the memory holds; the index grows to it */
 	uint32_t free_head;	/* recycled entries */
 	uint32_t fresh;		/* entries [fresh, max_flows) never used */
 	uint32_t sweep_pos;
@@ -51,6 +52,12 @@ slot_count(uint32_t max_flows)
 		n <<= 1;
 	return n;
 }
+
+/* A meter built on fresh (lazily faulted) memory starts its index this
+ * small and doubles it as flows arrive: a first touch of a page is
+ * costly on a VM, and a full index for 1 M flows is 16 MiB touched at
+ * random. */
+#define FIRST_SLOTS (1u << 14)
 
 static size_t
 align64(size_t n)
@@ -87,6 +94,9 @@ meter_setup(void *mem, const struct ns_meter_config *c, ns_flow_sink sink,
 	m->slots = (uint64_t *)((char *)mem + align64(sizeof(*m)));
 	m->e = (struct meter_entry *)((char *)m->slots +
 				      align64(nslots * sizeof(uint64_t)));
+	m->slot_max = nslots;
+	if (zeroed && nslots > FIRST_SLOTS)
+		nslots = FIRST_SLOTS;
 	m->slot_mask = nslots - 1;
 	if (!zeroed)
 		memset(m->slots, 0, nslots * sizeof(uint64_t));
@@ -277,6 +287,25 @@ meterable(const struct ns_pkt_record *r)
 	return r->ip_version == 4 || r->ip_version == 6;
 }
 
+/* Double the index and put every open flow back (the entries keep their
+ * hashes). */
+static void
+grow_index(struct ns_meter *m)
+{
+	uint32_t n = (m->slot_mask + 1) * 2;
+	memset(m->slots, 0, (size_t)(m->slot_mask + 1) * sizeof(uint64_t));
+	m->slot_mask = n - 1;
+	for (uint32_t idx = 0; idx < m->fresh; idx++) {
+		const struct meter_entry *e = &m->e[idx];
+		if (!e->f.ip_version)
+			continue;
+		uint32_t i = e->hash & m->slot_mask;
+		while (m->slots[i])
+			i = (i + 1) & m->slot_mask;
+		m->slots[i] = (uint64_t)e->hash << 32 | (idx + 1);
+	}
+}
+
 static void
 update_hashed(struct ns_meter *m, const struct ns_pkt_record *r, uint32_t h)
 {
@@ -309,9 +338,17 @@ update_hashed(struct ns_meter *m, const struct ns_pkt_record *r, uint32_t h)
 		if (r->ts_ns < f->first_ns)
 			f->first_ns = r->ts_ns;
 	} else {
+		int moved = 0;
 		if (m->free_head == NO_ENTRY && m->fresh == m->cfg.max_flows) {
 			evict_one(m);
-			/* the eviction may have shifted our empty slot */
+			moved = 1; /* our empty slot may have shifted */
+		}
+		if (m->st.active + 1 > (m->slot_mask + 1) / 2 &&
+		    m->slot_mask + 1 < m->slot_max) {
+			grow_index(m);
+			moved = 1;
+		}
+		if (moved) {
 			i = h & m->slot_mask;
 			while (m->slots[i])
 				i = (i + 1) & m->slot_mask;

@@ -304,26 +304,26 @@ cmp_flow(const void *a, const void *b)
 }
 
 /* On random streams (sweeps interleaved) the meter emits exactly the
- * reference's flow records. */
+ * reference's flow records: few flows in a small table, and (wide)
+ * 60 000 open at once, so a fresh meter's index doubles several times
+ * while flows come, expire and end. */
 static void
-test_matches_reference(void **state)
+check_reference(size_t N, uint32_t hosts, uint64_t max_gap_ns,
+		uint32_t max_flows)
 {
-	(void)state;
-	enum { N = 20000 };
 	struct ns_pkt_record *p = malloc(N * sizeof(*p));
 	struct ns_flow_record *ref = malloc(N * sizeof(*ref));
-	srand(7);
 	uint64_t t = 0;
 	for (size_t i = 0; i < N; i++) {
-		t += (uint64_t)(rand() % 400) * 1000000ull; /* 0..0.4 s */
+		t += (uint64_t)rand() % max_gap_ns;
 		uint8_t proto = rand() % 3 ? 6 : 17;
 		uint8_t fl = (uint8_t)(rand() % 50 == 0 ? 0x01 : 0x10);
-		p[i] = pkt(t, 10 + rand() % 20, 20 + rand() % 3,
+		p[i] = pkt(t, 10 + (uint32_t)rand() % hosts, 20 + rand() % 3,
 			   (uint16_t)(rand() % 30), 80, proto,
 			   40 + (uint32_t)(rand() % 1400), fl);
 	}
 	size_t nref = reference_meter(p, N, 30 * SEC, 2 * SEC, ref);
-	struct ns_meter *m = meter(4096, 30 * SEC, 2 * SEC, 1);
+	struct ns_meter *m = meter(max_flows, 30 * SEC, 2 * SEC, 1);
 	for (size_t i = 0; i < N; i++) {
 		ns_meter_update(m, &p[i]);
 		if (i % 97 == 0)
@@ -344,6 +344,16 @@ test_matches_reference(void **state)
 	ns_meter_destroy(m);
 	free(p);
 	free(ref);
+}
+
+static void
+test_matches_reference(void **state)
+{
+	(void)state;
+	srand(7);
+	check_reference(20000, 20, 400000000ull, 4096); /* gaps to 0.4 s */
+	srand(8);
+	check_reference(150000, 1000, 10000ull, 1u << 17); /* to 10 us */
 }
 
 /* Caller-provided memory works the same as malloc'd memory. */
