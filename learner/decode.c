@@ -46,14 +46,17 @@ struct tuple {
 };
 
 /* Port indexes per protocol, built when a protocol is first decoded:
- * the port tokens seen with it in the data (all ports when none). */
+ * the port tokens seen with it in the data, with how often each was
+ * (all ports, each once, when none; built when first needed too). */
 #define NEAR_MAX 32 /* candidates considered for one port */
 
 struct port_indexes {
 	uint32_t near[NEAR_MAX]; /* scratch for ns_w2v_index_near */
+	uint32_t count[NEAR_MAX]; /* and their pair_count */
 	struct ns_w2v_index *all;
 	struct ns_w2v_index *proto; /* protocol tokens */
 	struct ns_w2v_index *by_proto[256];
+	uint32_t *uses[256]; /* by_proto's pair counts, by vocabulary index */
 	int failed;
 };
 
@@ -72,6 +75,18 @@ first_pair(const struct ns_encoder *enc, uint32_t key)
 	return lo;
 }
 
+/* The index over all port tokens; NULL when it cannot be built. */
+static struct ns_w2v_index *
+all_ports(const struct ns_encoder *enc, struct port_indexes *pi)
+{
+	if (!pi->all && !pi->failed) {
+		pi->all = ns_w2v_index_new(&enc->w2v, NS_TOK_PORT);
+		pi->failed = !pi->all;
+	}
+	return pi->all;
+}
+
+/* The port index for a protocol; NULL only when out of memory. */
 static struct ns_w2v_index *
 ports_for(const struct ns_encoder *enc, struct port_indexes *pi,
 	  uint8_t proto)
@@ -83,37 +98,47 @@ ports_for(const struct ns_encoder *enc, struct port_indexes *pi,
 	while (end < enc->n_proto_ports && enc->proto_ports[end] >> 16 == proto)
 		end++;
 	if (end == lo)
-		return pi->all;
+		return all_ports(enc, pi);
 	uint32_t *tok = malloc((end - lo) * sizeof(*tok));
-	if (!tok) {
+	uint32_t *uses = calloc(enc->w2v.n_tokens + 1, sizeof(*uses));
+	if (!tok || !uses) {
+		free(tok);
+		free(uses);
 		pi->failed = 1;
-		return pi->all;
+		return all_ports(enc, pi);
 	}
-	uint32_t n = 0;
+	/* the pairs are sorted by port, and so are the port tokens (they
+	 * come first, by value): one merge finds them all */
+	const struct ns_w2v *w = &enc->w2v;
+	uint32_t n = 0, t = 0;
 	for (uint32_t k = lo; k < end; k++) {
-		int32_t t = ns_w2v_lookup(&enc->w2v, NS_TOK_PORT,
-					  enc->proto_ports[k] & 0xFFFF);
-		if (t >= 0)
-			tok[n++] = (uint32_t)t;
+		uint32_t port = enc->proto_ports[k] & 0xFFFF;
+		while (t < w->n_tokens && w->kind[t] == NS_TOK_PORT &&
+		       w->value[t] < port)
+			t++;
+		if (t < w->n_tokens && w->kind[t] == NS_TOK_PORT &&
+		    w->value[t] == port) {
+			tok[n++] = t;
+			uses[t] = enc->proto_port_count[k];
+		}
 	}
 	pi->by_proto[proto] = ns_w2v_index_new_tokens(&enc->w2v, tok, n);
 	free(tok);
 	if (!pi->by_proto[proto]) {
+		free(uses);
 		pi->failed = 1;
-		return pi->all;
+		return all_ports(enc, pi);
 	}
+	pi->uses[proto] = uses;
 	return pi->by_proto[proto];
 }
 
-/* Uses of (proto, port) in the training data, at least 1. */
+/* Uses of (proto, port token) in the training data; 1 for a protocol
+ * never seen with a port. */
 static uint32_t
-pair_count(const struct ns_encoder *enc, uint8_t proto, uint32_t port)
+pair_count(const struct port_indexes *pi, uint8_t proto, uint32_t tok)
 {
-	uint32_t key = (uint32_t)proto << 16 | port;
-	uint32_t lo = first_pair(enc, key);
-	return lo < enc->n_proto_ports && enc->proto_ports[lo] == key
-		       ? enc->proto_port_count[lo]
-		       : 1;
+	return pi->uses[proto] ? pi->uses[proto][tok] : 1;
 }
 
 /* The nearest port token to v; with port_spread, one of the tokens
@@ -132,8 +157,10 @@ decode_port(const struct ns_encoder *enc, struct port_indexes *pi,
 	if (n == 0)
 		return (uint16_t)ns_w2v_index_nearest(ix, v);
 	uint64_t total = 0;
-	for (uint32_t k = 0; k < n; k++)
-		total += pair_count(enc, proto, enc->w2v.value[pi->near[k]]);
+	for (uint32_t k = 0; k < n; k++) {
+		pi->count[k] = pair_count(pi, proto, pi->near[k]);
+		total += pi->count[k];
+	}
 	uint64_t h = 1469598103934665603ull;
 	const unsigned char *b = (const unsigned char *)v;
 	for (size_t k = 0; k < enc->w2v.dim * sizeof(float); k++)
@@ -141,11 +168,9 @@ decode_port(const struct ns_encoder *enc, struct port_indexes *pi,
 	h ^= h >> 29;
 	uint64_t pick = h % total;
 	for (uint32_t k = 0; k < n; k++) {
-		uint32_t value = enc->w2v.value[pi->near[k]];
-		uint32_t c = pair_count(enc, proto, value);
-		if (pick < c)
-			return (uint16_t)value;
-		pick -= c;
+		if (pick < pi->count[k])
+			return (uint16_t)enc->w2v.value[pi->near[k]];
+		pick -= pi->count[k];
 	}
 	return (uint16_t)enc->w2v.value[pi->near[n - 1]];
 }
@@ -175,6 +200,10 @@ decode_tuple(const struct ns_encoder *enc, struct port_indexes *pi,
 	}
 	t->proto = (uint8_t)ns_w2v_index_nearest(pi->proto, a + off + 2 * D);
 	const struct ns_w2v_index *ports = ports_for(enc, pi, t->proto);
+	if (!ports) { /* out of memory: ns_decode fails */
+		t->sport = t->dport = 0;
+		return;
+	}
 	t->sport = decode_port(enc, pi, ports, t->proto, a + off);
 	t->dport = decode_port(enc, pi, ports, t->proto, a + off + D);
 }
@@ -280,10 +309,9 @@ ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
 	struct port_indexes *pi = calloc(1, sizeof(*pi));
 	if (!pi)
 		return -1;
-	pi->all = ns_w2v_index_new(&enc->w2v, NS_TOK_PORT);
 	pi->proto = ns_w2v_index_new(&enc->w2v, NS_TOK_PROTO);
-	int rc = pi->all && pi->proto ? 0 : -1;
-	for (size_t i = 0; i < n && rc == 0; i++) {
+	int rc = pi->proto ? 0 : -1;
+	for (size_t i = 0; i < n && rc == 0 && !pi->failed; i++) {
 		const float *a = attr + i * A;
 		uint32_t len = lengths[i] < max_len ? lengths[i] : max_len;
 		if (len == 0)
@@ -315,8 +343,10 @@ ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
 	}
 	if (pi->failed)
 		rc = -1;
-	for (int k = 0; k < 256; k++)
+	for (int k = 0; k < 256; k++) {
 		ns_w2v_index_free(pi->by_proto[k]);
+		free(pi->uses[k]);
+	}
 	ns_w2v_index_free(pi->all);
 	ns_w2v_index_free(pi->proto);
 	free(pi);

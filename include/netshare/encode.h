@@ -111,10 +111,14 @@ uint32_t ns_w2v_nearest(const struct ns_w2v *w, int kind, const float *v);
 
 void ns_w2v_free(struct ns_w2v *w);
 
-/* The same search through a k-d tree over one kind's vectors: exact
- * (same answers as ns_w2v_nearest, ties included), for decoding many
- * flows. The index borrows w's values: free it before w. NULL on
- * allocation failure. */
+/* The same search through a k-d tree over one kind's vectors, for
+ * decoding many flows. Over a few thousand tokens a search is bounded,
+ * like the Annoy search NetShare decodes with: it scans a fixed number
+ * of the most promising leaves at most. A search that ends before its
+ * budget (always, for a smaller index) is exact, the same as
+ * ns_w2v_nearest's answer, ties included; one cut short gives the best
+ * token it saw. Deterministic either way. The index borrows w's values:
+ * free it before w. NULL on allocation failure. */
 struct ns_w2v_index;
 struct ns_w2v_index *ns_w2v_index_new(const struct ns_w2v *w, int kind);
 /* The same over a subset of tokens (vocabulary indexes). */
@@ -122,12 +126,20 @@ struct ns_w2v_index *ns_w2v_index_new_tokens(const struct ns_w2v *w,
 					     const uint32_t *tokens,
 					     uint32_t n);
 uint32_t ns_w2v_index_nearest(const struct ns_w2v_index *ix, const float *v);
-/* The best tokens for v, best first: of the `max` (<= NS_NEAR_MAX)
- * highest scores, those within cosine eps of the best, as vocabulary
- * indexes into out; returns how many (>= 1 unless the index is empty). */
+/* The best tokens for v, best first (ties: the smaller index first): of
+ * the `max` (<= NS_NEAR_MAX) highest scores, those within cosine eps of
+ * the best, as vocabulary indexes into out; returns how many (>= 1
+ * unless the index is empty). Bounded and exact as above. */
 #define NS_NEAR_MAX 64
 uint32_t ns_w2v_index_near(const struct ns_w2v_index *ix, const float *v,
 			   float eps, uint32_t *out, uint32_t max);
+/* The same two, telling in *exact (when not NULL) whether the search
+ * ran to its end (1: the exact answer) or stopped at its budget (0). */
+uint32_t ns_w2v_index_nearest_ex(const struct ns_w2v_index *ix,
+				 const float *v, int *exact);
+uint32_t ns_w2v_index_near_ex(const struct ns_w2v_index *ix, const float *v,
+			      float eps, uint32_t *out, uint32_t max,
+			      int *exact);
 void ns_w2v_index_free(struct ns_w2v_index *ix);
 
 #define NS_MAX_CONT 8

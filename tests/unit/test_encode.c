@@ -471,6 +471,239 @@ test_w2v_index_matches_brute_force(void **state)
 	ns_w2v_free(&w);
 }
 
+/* --- bounded search -------------------------------------------------- */
+
+static uint64_t
+lcg(uint64_t *r)
+{
+	*r = *r * 6364136223846793005ull + 1442695040888963407ull;
+	return *r >> 11;
+}
+
+static double
+uniform(uint64_t *r)
+{
+	return (double)lcg(r) * 0x1.0p-53;
+}
+
+/* n port tokens (value = index) with random unit vectors in 10-D, then
+ * one protocol token. */
+static void
+random_vocab(struct ns_w2v *w, uint32_t n, uint64_t seed)
+{
+	const uint32_t dim = 10;
+	memset(w, 0, sizeof(*w));
+	w->dim = dim;
+	w->n_tokens = n + 1;
+	w->kind = malloc(w->n_tokens);
+	w->value = malloc(w->n_tokens * sizeof(*w->value));
+	w->vec = malloc((size_t)w->n_tokens * dim * sizeof(*w->vec));
+	uint64_t r = seed;
+	for (uint32_t t = 0; t <= n; t++) {
+		w->kind[t] = t < n ? NS_TOK_PORT : NS_TOK_PROTO;
+		w->value[t] = t < n ? t : 6;
+		float *v = w->vec + (size_t)t * dim;
+		double nn = 0;
+		for (uint32_t d = 0; d < dim; d++) { /* normal: Box-Muller */
+			double a = uniform(&r) + 0x1.0p-60, b = uniform(&r);
+			v[d] = (float)(sqrt(-2 * log(a)) * cos(6.283185307 * b));
+			nn += (double)v[d] * v[d];
+		}
+		for (uint32_t d = 0; d < dim; d++)
+			v[d] = (float)(v[d] / sqrt(nn));
+	}
+}
+
+/* A query as generation gives them: uniform in [-1,1]^10 or, every
+ * other one, a token's vector plus noise, clipped. */
+static void
+random_query(const struct ns_w2v *w, uint32_t n, uint64_t *r, uint32_t k,
+	     float *q)
+{
+	uint32_t t = (uint32_t)(lcg(r) % n);
+	for (uint32_t d = 0; d < w->dim; d++) {
+		double x = k % 2 ? w->vec[(size_t)t * w->dim + d] +
+				       0.2 * (uniform(r) - 0.5)
+				 : 2 * uniform(r) - 1;
+		q[d] = (float)(x < -1 ? -1 : x > 1 ? 1 : x);
+	}
+}
+
+/* Brute force over ports 0..n-1 of w: every score into sc (summed in d
+ * order, as the searches do), the k best tokens into top (best first,
+ * ties: the smaller token); returns the best score. */
+static float
+brute_scores(const struct ns_w2v *w, uint32_t n, const float *q, float *sc,
+	     uint32_t *top, uint32_t k)
+{
+	uint32_t m = 0;
+	for (uint32_t t = 0; t < n; t++) {
+		float s = 0;
+		for (uint32_t d = 0; d < w->dim; d++)
+			s += q[d] * w->vec[(size_t)t * w->dim + d];
+		sc[t] = s;
+		if (m == k && !(s > sc[top[k - 1]]))
+			continue; /* t is larger than the tokens there */
+		uint32_t i = m < k ? m++ : k - 1;
+		for (; i > 0 && sc[top[i - 1]] < s; i--)
+			top[i] = top[i - 1];
+		top[i] = t;
+	}
+	return sc[top[0]];
+}
+
+static float
+query_norm(const float *q, uint32_t dim)
+{
+	double n2 = 0;
+	for (uint32_t d = 0; d < dim; d++)
+		n2 += (double)q[d] * q[d];
+	return (float)sqrt(n2);
+}
+
+/* An index of a few thousand tokens is never cut short, even spread
+ * out: every search says so, and nearest and near equal brute force,
+ * order and ties included. */
+static void
+test_w2v_index_small_exact(void **state)
+{
+	(void)state;
+	const uint32_t n = 4000;
+	struct ns_w2v w;
+	random_vocab(&w, n, 77);
+	struct ns_w2v_index *ix = ns_w2v_index_new(&w, NS_TOK_PORT);
+	assert_non_null(ix);
+	static float sc[4000];
+	uint32_t top[32], got[32];
+	uint64_t r = 5;
+	for (uint32_t k = 0; k < 1000; k++) {
+		float q[10];
+		random_query(&w, n, &r, k, q);
+		int exact = 0;
+		uint32_t v = ns_w2v_index_nearest_ex(ix, q, &exact);
+		assert_int_equal(exact, 1);
+		assert_int_equal(v, ns_w2v_nearest(&w, NS_TOK_PORT, q));
+		float eps = k % 3 ? 0.3f : 0.02f;
+		uint32_t m = ns_w2v_index_near_ex(ix, q, eps, got, 32, &exact);
+		assert_int_equal(exact, 1);
+		float best = brute_scores(&w, n, q, sc, top, 32);
+		float th = best - eps * query_norm(q, 10);
+		uint32_t want = 0;
+		while (want < 32 && sc[top[want]] >= th)
+			want++;
+		assert_int_equal(m, want);
+		for (uint32_t j = 0; j < m; j++)
+			assert_int_equal(got[j], top[j]);
+	}
+	ns_w2v_index_free(ix);
+	ns_w2v_free(&w);
+}
+
+/* 60 000 random unit vectors leave the bounds little to prune: most
+ * searches stop at the leaf budget. The answer is then the best token
+ * seen, mostly the best there is and never far below it; a search that
+ * says it ran to the end is brute force's answer. */
+static void
+test_w2v_index_bounded(void **state)
+{
+	(void)state;
+	const uint32_t n = 60000, nq = 1000;
+	struct ns_w2v w;
+	random_vocab(&w, n, 4243);
+	struct ns_w2v_index *ix = ns_w2v_index_new(&w, NS_TOK_PORT);
+	assert_non_null(ix);
+	static float sc[60000];
+	uint32_t top[32], got[32];
+	uint32_t same = 0, cut = 0, near_best = 0, near_n = 0;
+	uint32_t near_top = 0, near_eps = 0;
+	double loss_sum = 0, loss_max = 0;
+	uint64_t r = 11;
+	for (uint32_t k = 0; k < nq; k++) {
+		float q[10];
+		random_query(&w, n, &r, k, q);
+		float best = brute_scores(&w, n, q, sc, top, 32);
+		float qn = query_norm(q, 10);
+		int exact = 0;
+		uint32_t v = ns_w2v_index_nearest_ex(ix, q, &exact);
+		/* the cosine lost to the best (scores are q.v, |v| = 1) */
+		double loss = (best - sc[v]) / qn;
+		assert_true(loss >= 0);
+		loss_sum += loss;
+		loss_max = loss > loss_max ? loss : loss_max;
+		same += v == top[0];
+		cut += !exact;
+		if (exact)
+			assert_int_equal(v, top[0]);
+		uint32_t m = ns_w2v_index_near_ex(ix, q, 0.3f, got, 32, &exact);
+		assert_true(m >= 1 && m <= 32);
+		near_best += got[0] == top[0];
+		for (uint32_t j = 0; j < m; j++) {
+			assert_true(j == 0 || sc[got[j]] <= sc[got[j - 1]]);
+			near_top += sc[got[j]] >= sc[top[31]];
+			near_eps += sc[got[j]] >= best - 0.3f * qn;
+		}
+		near_n += m;
+		if (exact)
+			for (uint32_t j = 0; j < m; j++)
+				assert_int_equal(got[j], top[j]);
+	}
+	print_message("bounded search: %u/%u ran to the end, %u/%u the "
+		      "best, mean cosine loss %.5f, max %.4f; near: first "
+		      "the best %u/%u, of its tokens %.3f in the true top 32, "
+		      "%.3f within eps of the best\n",
+		      nq - cut, nq, same, nq, loss_sum / nq, loss_max,
+		      near_best, nq, (double)near_top / near_n,
+		      (double)near_eps / near_n);
+	/* measured with 16 leaves of 32: 37 % ran to the end, 97 % the
+	 * best, loss 0.0006 on average and 0.08 at most; near: 69 % of
+	 * its tokens in the true top 32, all within eps of the best */
+	assert_true(cut >= nq / 2); /* the budget is what is tested */
+	assert_true(same >= nq * 90 / 100);
+	assert_true(loss_sum / nq < 0.005 && loss_max < 0.25);
+	assert_true(near_best >= nq * 90 / 100);
+	assert_true(near_top >= near_n / 2);
+	assert_true(near_eps >= near_n * 95 / 100);
+	ns_w2v_index_free(ix);
+	ns_w2v_free(&w);
+}
+
+/* Same vocabulary, same queries, same answers: two indexes built apart,
+ * and the same index asked twice, cut short or not. */
+static void
+test_w2v_index_deterministic(void **state)
+{
+	(void)state;
+	const uint32_t n = 60000;
+	struct ns_w2v w;
+	random_vocab(&w, n, 4243);
+	struct ns_w2v_index *a = ns_w2v_index_new(&w, NS_TOK_PORT);
+	struct ns_w2v_index *b = ns_w2v_index_new(&w, NS_TOK_PORT);
+	assert_non_null(a);
+	assert_non_null(b);
+	uint64_t r = 12;
+	for (uint32_t k = 0; k < 500; k++) {
+		float q[10];
+		random_query(&w, n, &r, k, q);
+		int ea, eb, ec;
+		uint32_t va = ns_w2v_index_nearest_ex(a, q, &ea);
+		uint32_t vb = ns_w2v_index_nearest_ex(b, q, &eb);
+		uint32_t vc = ns_w2v_index_nearest_ex(a, q, &ec);
+		assert_int_equal(va, vb);
+		assert_int_equal(va, vc);
+		assert_int_equal(ea, eb);
+		assert_int_equal(ea, ec);
+		uint32_t ga[32], gb[32];
+		uint32_t ma = ns_w2v_index_near_ex(a, q, 0.3f, ga, 32, &ea);
+		uint32_t mb = ns_w2v_index_near_ex(b, q, 0.3f, gb, 32, &eb);
+		assert_int_equal(ma, mb);
+		assert_int_equal(ea, eb);
+		assert_memory_equal(ga, gb, ma * sizeof(*ga));
+	}
+	ns_w2v_index_free(a);
+	ns_w2v_index_free(b);
+	ns_w2v_free(&w);
+}
+
 /* log1p, min-max and back give the value; outside values clamp; NaN
  * reads as 0; a zero-width range never divides by zero. */
 static void
@@ -1195,6 +1428,9 @@ main(void)
 	    cmocka_unit_test(test_w2v_cooccurrence),
 	    cmocka_unit_test(test_w2v_nearest_self),
 	    cmocka_unit_test(test_w2v_index_matches_brute_force),
+	    cmocka_unit_test(test_w2v_index_small_exact),
+	    cmocka_unit_test(test_w2v_index_bounded),
+	    cmocka_unit_test(test_w2v_index_deterministic),
 	    cmocka_unit_test(test_scale_round_trip),
 	    cmocka_unit_test(test_flow_tags_example),
 	    cmocka_unit_test(test_gen_flags_partial_block),
