@@ -294,11 +294,54 @@ decode_flow(const struct ns_encoder *enc, const struct tuple *t, uint64_t ts,
 	}
 }
 
-int
-ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
-          const float *feat, uint32_t max_len, const uint32_t *lengths,
-          struct ns_pkt_trace *pkts, struct ns_flow_trace *flows)
+/* The per-protocol port indexes live as long as the decoder, so a
+ * generator decoding batch after batch builds them once. */
+struct ns_decoder {
+	const struct ns_encoder *enc;
+	struct port_indexes *pi;
+};
+
+struct ns_decoder *
+ns_decoder_new(const struct ns_encoder *enc)
 {
+	struct ns_decoder *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->enc = enc;
+	d->pi = calloc(1, sizeof(*d->pi));
+	if (d->pi)
+		d->pi->proto = ns_w2v_index_new(&enc->w2v, NS_TOK_PROTO);
+	if (!d->pi || !d->pi->proto) {
+		ns_decoder_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void
+ns_decoder_free(struct ns_decoder *d)
+{
+	if (!d)
+		return;
+	struct port_indexes *pi = d->pi;
+	if (pi) {
+		for (int k = 0; k < 256; k++) {
+			ns_w2v_index_free(pi->by_proto[k]);
+			free(pi->uses[k]);
+		}
+		ns_w2v_index_free(pi->all);
+		ns_w2v_index_free(pi->proto);
+		free(pi);
+	}
+	free(d);
+}
+
+int
+ns_decoder_run(struct ns_decoder *d, size_t n, const float *attr,
+	       const float *feat, uint32_t max_len, const uint32_t *lengths,
+	       struct ns_pkt_trace *pkts, struct ns_flow_trace *flows)
+{
+	const struct ns_encoder *enc = d->enc;
 	if (enc->is_packets ? !pkts || flows : !flows || pkts)
 		return -1;
 	if (n > 0 && (!attr || !lengths || (max_len > 0 && !feat)))
@@ -306,11 +349,8 @@ ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
 	const uint32_t A = enc->attr.dim, F = enc->feat.dim;
 	const double span = (double)(enc->t1_ns - enc->t0_ns);
 	const double iat_lo = enc->cont_min[0], iat_hi = enc->cont_max[0];
-	struct port_indexes *pi = calloc(1, sizeof(*pi));
-	if (!pi)
-		return -1;
-	pi->proto = ns_w2v_index_new(&enc->w2v, NS_TOK_PROTO);
-	int rc = pi->proto ? 0 : -1;
+	struct port_indexes *pi = d->pi;
+	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0 && !pi->failed; i++) {
 		const float *a = attr + i * A;
 		uint32_t len = lengths[i] < max_len ? lengths[i] : max_len;
@@ -343,12 +383,19 @@ ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
 	}
 	if (pi->failed)
 		rc = -1;
-	for (int k = 0; k < 256; k++) {
-		ns_w2v_index_free(pi->by_proto[k]);
-		free(pi->uses[k]);
-	}
-	ns_w2v_index_free(pi->all);
-	ns_w2v_index_free(pi->proto);
-	free(pi);
+	return rc;
+}
+
+int
+ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
+          const float *feat, uint32_t max_len, const uint32_t *lengths,
+          struct ns_pkt_trace *pkts, struct ns_flow_trace *flows)
+{
+	struct ns_decoder *d = ns_decoder_new(enc);
+	if (!d)
+		return -1;
+	int rc = ns_decoder_run(d, n, attr, feat, max_len, lengths, pkts,
+				flows);
+	ns_decoder_free(d);
 	return rc;
 }

@@ -10,6 +10,7 @@
 /* One batch of generated flows on its way to the decoder. */
 struct batch {
 	const struct ns_encoder *enc;
+	struct ns_decoder *dec;
 	size_t n;
 	uint32_t L;
 	float *attr, *feat;
@@ -23,9 +24,9 @@ static void *
 decode_batch(void *arg)
 {
 	struct batch *b = arg;
-	b->rc = ns_decode(b->enc, b->n, b->attr, b->feat, b->L, b->len,
-			  b->enc->is_packets ? b->pkts : NULL,
-			  b->enc->is_packets ? NULL : b->flows);
+	b->rc = ns_decoder_run(b->dec, b->n, b->attr, b->feat, b->L, b->len,
+			       b->enc->is_packets ? b->pkts : NULL,
+			       b->enc->is_packets ? NULL : b->flows);
 	return NULL;
 }
 
@@ -39,10 +40,11 @@ ns_dg_generate_records(struct ns_dg *m, const struct ns_encoder *enc,
 {
 	const size_t per = 4096;
 	struct batch b[2];
-	int rc = 0;
+	struct ns_decoder *dec = ns_decoder_new(enc);
+	int rc = dec ? 0 : -1;
 	for (int k = 0; k < 2; k++) {
-		b[k] = (struct batch){enc, per, (uint32_t)m->L, NULL, NULL,
-				      NULL, pkts, flows, 0};
+		b[k] = (struct batch){enc, dec, per, (uint32_t)m->L, NULL,
+				      NULL, NULL, pkts, flows, 0};
 		b[k].attr = malloc(per * (size_t)m->A * sizeof(float));
 		b[k].feat = malloc(per * (size_t)m->L * m->F * sizeof(float));
 		b[k].len = malloc(per * sizeof(uint32_t));
@@ -87,6 +89,7 @@ ns_dg_generate_records(struct ns_dg *m, const struct ns_encoder *enc,
 		flows->n = count;
 	for (int k = 0; k < 2; k++)
 		free(b[k].attr), free(b[k].feat), free(b[k].len);
+	ns_decoder_free(dec);
 	openblas_set_num_threads(blas_threads);
 	return rc;
 }

@@ -238,6 +238,17 @@ int ns_decode(const struct ns_encoder *enc, size_t n, const float *attr,
               const float *feat, uint32_t max_len, const uint32_t *lengths,
               struct ns_pkt_trace *pkts, struct ns_flow_trace *flows);
 
+/* The same, batch after batch: a decoder builds its port indexes once
+ * (ns_decode builds them for each call). One thread at a time; the
+ * encoder must outlive it. */
+struct ns_decoder;
+struct ns_decoder *ns_decoder_new(const struct ns_encoder *enc);
+int ns_decoder_run(struct ns_decoder *d, size_t n, const float *attr,
+		   const float *feat, uint32_t max_len,
+		   const uint32_t *lengths, struct ns_pkt_trace *pkts,
+		   struct ns_flow_trace *flows);
+void ns_decoder_free(struct ns_decoder *d);
+
 /* Versioned binary form ("NSENC", version, fields, checksum; little
  * endian) for checkpoints. Write returns 0 or -1 with errno set. Read
  * consumes exactly what write wrote, validates every length and value,
