@@ -98,13 +98,8 @@ select_kth(float *key, uint32_t *tok, ptrdiff_t lo, ptrdiff_t hi,
 		uint32_t pt = tok[hi];
 		ptrdiff_t store = lo;
 		for (ptrdiff_t i = lo; i < hi; i++) {
-			float ki = key[i];
-			uint32_t ti = tok[i];
-			key[i] = key[store];
-			tok[i] = tok[store];
-			key[store] = ki;
-			tok[store] = ti;
-			store += row_less(ki, ti, pk, pt);
+			swap_rows(key, tok, i, store);
+			store += row_less(key[store], tok[store], pk, pt);
 		}
 		swap_rows(key, tok, store, hi);
 		/* now rows lo..store-1 < pivot, at store, < rows store+1.. */
