@@ -30,6 +30,7 @@
 
 #include "dp_args.h"
 #include "dp_config.h"
+#include "dp_port.h"
 #include "dp_queue.h"
 #include "dp_stats.h"
 
@@ -172,24 +173,6 @@ run_stats(const struct app_args *a)
 	return 0;
 }
 
-/* The port of a device by the device's name: some drivers name their
- * ethdev otherwise (net_ring with nodeaction= names it after the ring). */
-static int
-port_of_device(const char *name, uint16_t *id)
-{
-	uint16_t pid;
-	RTE_ETH_FOREACH_DEV(pid)
-	{
-		struct rte_eth_dev_info info;
-		if (rte_eth_dev_info_get(pid, &info) == 0 && info.device &&
-		    strcmp(rte_dev_name(info.device), name) == 0) {
-			*id = pid;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /* Map the config's device names to port ids (vdevs with devargs were
  * created by EAL from the --vdev arguments main adds). */
 static int
@@ -199,7 +182,7 @@ find_ports(struct dataplane *dp)
 		const struct dp_port_cfg *p = &dp->cfg.port[i];
 		uint16_t id;
 		if (rte_eth_dev_get_port_by_name(p->name, &id) != 0 &&
-		    port_of_device(p->name, &id) != 0) {
+		    dp_port_of_device(p->name, &id) != 0) {
 			fprintf(stderr, "netshare-dataplane: port '%s' not "
 					"found%s\n",
 				p->name,

@@ -34,6 +34,7 @@
 #include "netshare/ingest.h"
 #include "netshare/trace.h"
 
+#include "dp_port.h"
 #include "rp_core.h"
 #include "rp_tx.h"
 
@@ -44,7 +45,7 @@
 #define START_LEAD_MS 20
 #define MAX_MESSAGES 10
 
-static volatile int quit;
+static volatile sig_atomic_t quit;
 
 static void
 on_signal(int sig)
@@ -673,22 +674,6 @@ struct replay {
 };
 
 static int
-port_of_device(const char *name, uint16_t *id)
-{
-	uint16_t pid;
-	RTE_ETH_FOREACH_DEV(pid)
-	{
-		struct rte_eth_dev_info info;
-		if (rte_eth_dev_info_get(pid, &info) == 0 && info.device &&
-		    strcmp(rte_dev_name(info.device), name) == 0) {
-			*id = pid;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static int
 find_ports(struct replay *r)
 {
 	const struct opts *o = r->o;
@@ -713,7 +698,7 @@ find_ports(struct replay *r)
 		const struct port_arg *p = &o->port[i];
 		uint16_t id;
 		if (rte_eth_dev_get_port_by_name(p->name, &id) != 0 &&
-		    port_of_device(p->name, &id) != 0) {
+		    dp_port_of_device(p->name, &id) != 0) {
 			fprintf(stderr, PROG ": --port %s: no such port%s\n",
 			        p->eal,
 			        p->devargs ? ": its driver refused the "
