@@ -516,8 +516,8 @@ ns_lstm_forward(struct ns_lstm_cache *c, const float *x, const float *h0,
 	memcpy(c->c, c0, bh * sizeof(float));
 	/* the static inputs' share of the gates, b + x_s W_s, once: kept in
 	 * the last step's gates until that step uses it in place */
-	float *pre = c->gates + (size_t)(T - 1) * bg;
-	if (S > 0 && T > 0) {
+	float *pre = T > 0 ? c->gates + (size_t)(T - 1) * bg : NULL;
+	if (S > 0 && pre) {
 		for (int r = 0; r < B; r++)
 			memcpy(pre + (size_t)r * 4 * H, b,
 			       4 * (size_t)H * sizeof(float));

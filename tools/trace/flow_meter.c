@@ -192,14 +192,23 @@ static struct block *
 ring_alloc(void)
 {
 	size_t size = (RING_BYTES + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	/* map a page more and trim it to a 2 MiB boundary (kernels before
+	 * 6.7 do not align large anonymous maps themselves) */
+	char *raw = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
 		return NULL;
+	uintptr_t at = ((uintptr_t)raw + HUGE_PAGE - 1) &
+		       ~(uintptr_t)(HUGE_PAGE - 1);
+	char *p = (char *)at;
+	if (p > raw)
+		munmap(raw, (size_t)(p - raw));
+	if (raw + HUGE_PAGE > p)
+		munmap(p + size, (size_t)(raw + HUGE_PAGE - p));
 	madvise(p, size, MADV_HUGEPAGE); /* advice only */
 	for (size_t off = 0; off < size; off += 4096)
 		((volatile char *)p)[off] = 0;
-	return p;
+	return (struct block *)p;
 }
 
 static void
