@@ -65,3 +65,19 @@ dp_args_free(struct dp_args *a)
 	free(a->app_argv);
 	a->eal_argv = a->app_argv = NULL;
 }
+
+volatile sig_atomic_t dp_quit;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	dp_quit = 1;
+}
+
+void
+dp_catch_stop(void)
+{
+	signal(SIGINT, on_stop);
+	signal(SIGTERM, on_stop);
+}

@@ -2,6 +2,8 @@
 #ifndef NETSHARE_DP_ARGS_H
 #define NETSHARE_DP_ARGS_H
 
+#include <signal.h>
+
 #define DP_ARGS_EXTRA 40 /* EAL arguments a program may add */
 
 struct dp_args {
@@ -22,5 +24,10 @@ void dp_args_add_eal(struct dp_args *a, char *arg);
 /* --proc-type=secondary unless a --proc-type is given. */
 void dp_args_secondary(struct dp_args *a);
 void dp_args_free(struct dp_args *a);
+
+/* Set by SIGINT or SIGTERM once dp_catch_stop() ran; the programs' main
+ * loops end when they see it. */
+extern volatile sig_atomic_t dp_quit;
+void dp_catch_stop(void);
 
 #endif

@@ -37,7 +37,6 @@
 #define MBUF_CACHE 256
 #define STATS_PERIOD_NS 200000000ull /* port counter refresh */
 
-static volatile sig_atomic_t quit;
 
 struct lcore_work {
 	struct dp_queue *q[NS_DP_MAX_QUEUES];
@@ -57,13 +56,6 @@ struct dataplane {
 	unsigned n_queues;
 	struct lcore_work work[RTE_MAX_LCORE];
 };
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	quit = 1;
-}
 
 static void
 usage(FILE *f)
@@ -473,7 +465,7 @@ rx_lcore(void *arg)
 {
 	struct dataplane *dp = arg;
 	struct lcore_work *w = &dp->work[rte_lcore_id()];
-	while (!quit)
+	while (!dp_quit)
 		poll_once(dp, w);
 	return 0;
 }
@@ -624,8 +616,7 @@ run_primary(struct dataplane *dp, const struct app_args *a)
 	if (assign_queues(dp))
 		return 1;
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	dp_catch_stop();
 	dp->sh->state = NS_DP_RUNNING;
 	fprintf(stderr, "netshare-dataplane: running: %u port(s), %u RX "
 			"queue(s), %u lcore(s); SIGINT or SIGTERM stops\n",
@@ -637,7 +628,7 @@ run_primary(struct dataplane *dp, const struct app_args *a)
 	struct lcore_work *mine = &dp->work[rte_get_main_lcore()];
 	uint64_t next_stats = 0, last_rx = 0, last_rx_change = 0;
 	uint64_t idle_ns = (uint64_t)(dp->cfg.stop_after_idle_s * 1e9);
-	while (!quit) {
+	while (!dp_quit) {
 		if (mine->n)
 			poll_once(dp, mine);
 		else
@@ -656,7 +647,7 @@ run_primary(struct dataplane *dp, const struct app_args *a)
 				fprintf(stderr, "netshare-dataplane: no frame "
 						"for %g s: stopping\n",
 					dp->cfg.stop_after_idle_s);
-				quit = 1;
+				dp_quit = 1;
 			}
 		}
 	}

@@ -24,14 +24,6 @@
 
 #define BURST 256
 
-static volatile sig_atomic_t quit;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	quit = 1;
-}
 
 static void
 usage(FILE *f)
@@ -155,7 +147,7 @@ attach(struct dump *d)
 	}
 	/* the primary publishes the queue count once its rings exist */
 	double t0 = now_s();
-	while (d->sh->state == NS_DP_STARTING && now_s() - t0 < 30 && !quit)
+	while (d->sh->state == NS_DP_STARTING && now_s() - t0 < 30 && !dp_quit)
 		rte_delay_us_sleep(10000);
 	d->n = d->sh->n_queues;
 	for (unsigned k = 0; k < d->n && k < NS_DP_MAX_QUEUES; k++) {
@@ -201,7 +193,7 @@ oom:
 	fprintf(stderr, "netshare-ringdump: out of memory after %llu "
 			"records; stopping\n",
 		d->n_pkts + d->n_flows);
-	quit = 1;
+	dp_quit = 1;
 	return got;
 }
 
@@ -237,7 +229,7 @@ run(struct dump *d)
 		unsigned got = drain_once(d);
 		if (state == NS_DP_RUNNING)
 			d->while_running += got;
-		if (quit)
+		if (dp_quit)
 			break;
 		if (d->count && d->n_pkts >= d->count)
 			break;
@@ -280,8 +272,7 @@ run_program(struct dp_args *args)
 			rte_strerror(rte_errno));
 		return 1;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	dp_catch_stop();
 	int rc = 1;
 	if (attach(&d) == 0) {
 		run(&d);

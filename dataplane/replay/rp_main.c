@@ -34,6 +34,7 @@
 #include "netshare/ingest.h"
 #include "netshare/trace.h"
 
+#include "dp_args.h"
 #include "dp_port.h"
 #include "rp_core.h"
 #include "rp_tx.h"
@@ -45,14 +46,6 @@
 #define START_LEAD_MS 20
 #define MAX_MESSAGES 10
 
-static volatile sig_atomic_t quit;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	quit = 1;
-}
 
 static void
 usage(FILE *f)
@@ -609,7 +602,7 @@ write_pcap(const struct opts *o, struct trace *t)
 		return 1;
 	}
 	uint64_t frames = 0, bytes = 0, t0 = rec[0].ts_ns;
-	for (uint64_t pass = 0; pass < o->loops && !quit; pass++) {
+	for (uint64_t pass = 0; pass < o->loops && !dp_quit; pass++) {
 		uint64_t base = t0 + (uint64_t)llround((double)pass * period);
 		for (size_t i = 0; i < t->n; i++) {
 			size_t len = ns_frame_build(&rec[i], &o->fo, frame,
@@ -1069,10 +1062,9 @@ run_replay(struct replay *r)
 	j->pool = r->pool;
 	j->big_pool = r->big_pool;
 	j->room = RP_SMALL_ROOM;
-	j->quit = &quit;
+	j->quit = &dp_quit;
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	dp_catch_stop();
 	j->t0 = rte_rdtsc() + (uint64_t)(START_LEAD_MS * 1e-3 * r->tsc_hz);
 	unsigned lc;
 	RTE_LCORE_FOREACH_WORKER(lc)
@@ -1087,7 +1079,7 @@ run_replay(struct replay *r)
 	while (rte_eal_get_lcore_state(lc) == RUNNING)
 		rte_delay_us_sleep(1000);
 	rte_eal_mp_wait_lcore();
-	if (quit)
+	if (dp_quit)
 		fprintf(stderr, PROG ": stopped by a signal\n");
 	report(r);
 	return 0;
@@ -1198,8 +1190,7 @@ run_program(int argc, char **argv)
 		free_trace(&t);
 		return 1;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	dp_catch_stop();
 	if (o.write_pcap) {
 		int rc = write_pcap(&o, &t);
 		free_trace(&t);

@@ -4,6 +4,7 @@
 #ifndef NETSHARE_RP_TX_H
 #define NETSHARE_RP_TX_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include <rte_common.h>
@@ -57,7 +58,7 @@ struct rp_job {
 	struct rte_mempool *pool;     /* frames up to its room */
 	struct rte_mempool *big_pool; /* longer frames, data_off 0 */
 	uint32_t room, big_room;
-	volatile int *quit;
+	volatile sig_atomic_t *quit;
 };
 
 /* One lcore's share: its records in trace order and the lane of each. */

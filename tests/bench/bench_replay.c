@@ -43,7 +43,7 @@
 #define TARGET_MPPS 14.88
 #define BURST 32
 
-static volatile int quit;
+static volatile sig_atomic_t quit;
 
 static double
 cpu_s(void)
