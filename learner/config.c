@@ -40,9 +40,15 @@ static const struct field fields[] = {
 	 "IP2Vec negative samples"},
 	{"encoding", "max_flow_len", F_U32, ENC(max_flow_len), 0, 100000,
 	 "records kept per flow (0: the data's longest)"},
+	{"encoding", "split_long", F_INT, ENC(split_long), 0, 1,
+	 "a flow longer than max_flow_len: split into samples of that "
+	 "many records (1) or cut there (0); privacy.enabled needs 0"},
 	{"encoding", "port_spread", F_FLOAT, ENC(port_spread), 0, 2,
 	 "decode ports among tokens within this cosine of the nearest "
 	 "(0: nearest only)"},
+	{"encoding", "proto_spread", F_FLOAT, ENC(proto_spread), 0, 2,
+	 "decode the protocol among tokens within this cosine of the "
+	 "nearest, by samples of the flow's length (0: nearest only)"},
 	{"model", "attr_noise", F_INT, MOD(attr_noise), 1, 1024,
 	 "attribute noise width"},
 	{"model", "feat_noise", F_INT, MOD(feat_noise), 1, 1024,
@@ -116,7 +122,8 @@ ns_learner_config_default(struct ns_learner_config *c)
 	/* sized for a 2-core machine: ~50 ms per iteration */
 	c->enc.n_chunks = 1;
 	c->enc.max_flow_len = 50;
-	c->enc.port_spread = 0.3f;
+	c->enc.port_spread = 0.6f;
+	c->enc.proto_spread = 0.6f;
 	c->model.gen_hidden = 256;
 	c->model.gen_layers = 2;
 	c->model.disc_hidden = 256;
@@ -265,6 +272,21 @@ ns_learner_config_parse(struct ns_learner_config *c, const char *text,
 			}
 			store(&next, f, v);
 		}
+	}
+	/* DP bounds what one flow changes as one example: long flows are
+	 * cut, not split; a config asking for both is refused */
+	if (next.model.dp && next.enc.split_long) {
+		const cJSON *e =
+		    cJSON_GetObjectItemCaseSensitive(root, "encoding");
+		if (cJSON_GetObjectItemCaseSensitive(e, "split_long")) {
+			snprintf(err, errlen, "%s: \"encoding.split_long\" = 1 "
+					      "with \"privacy.enabled\" = 1: "
+					      "DP counts a flow as one example, "
+					      "so long flows must be cut (0)",
+				 path);
+			goto out;
+		}
+		next.enc.split_long = 0;
 	}
 	*c = next; /* all or nothing */
 	rc = 0;

@@ -45,18 +45,26 @@ struct tuple {
 	uint8_t proto;
 };
 
-/* Port indexes per protocol, built when a protocol is first decoded:
- * the port tokens seen with it in the data, with how often each was
- * (all ports, each once, when none; built when first needed too). */
+/* Port indexes, built when first needed: per protocol, the port
+ * tokens seen with it in the data (all ports when it had none), and
+ * within those, per role (source, destination) and sample length
+ * bucket, the tokens training samples of that kind had (a class). */
 #define NEAR_MAX 32 /* candidates considered for one port */
+#define ANY_LEN NS_LEN_BUCKETS /* a role's class of every length */
+#define CLASSES (2 * (NS_LEN_BUCKETS + 1))
 
 struct port_indexes {
 	uint32_t near[NEAR_MAX]; /* scratch for ns_w2v_index_near */
-	uint32_t count[NEAR_MAX]; /* and their pair_count */
+	uint64_t weight[NEAR_MAX]; /* and their weights */
 	struct ns_w2v_index *all;
 	struct ns_w2v_index *proto; /* protocol tokens */
 	struct ns_w2v_index *by_proto[256];
-	uint32_t *uses[256]; /* by_proto's pair counts, by vocabulary index */
+	uint32_t *pair[256]; /* by_proto's pair index + 1, by vocabulary
+				index; 0 for no pair */
+	struct ns_w2v_index *by_class[256][CLASSES]; /* NULL: empty */
+	uint8_t class_built[256][CLASSES];
+	uint64_t proto_len[256][NS_LEN_BUCKETS]; /* samples by protocol and
+						    length bucket */
 	int failed;
 };
 
@@ -100,10 +108,10 @@ ports_for(const struct ns_encoder *enc, struct port_indexes *pi,
 	if (end == lo)
 		return all_ports(enc, pi);
 	uint32_t *tok = malloc((end - lo) * sizeof(*tok));
-	uint32_t *uses = calloc(enc->w2v.n_tokens + 1, sizeof(*uses));
-	if (!tok || !uses) {
+	uint32_t *pair = calloc(enc->w2v.n_tokens + 1, sizeof(*pair));
+	if (!tok || !pair) {
 		free(tok);
-		free(uses);
+		free(pair);
 		pi->failed = 1;
 		return all_ports(enc, pi);
 	}
@@ -119,48 +127,74 @@ ports_for(const struct ns_encoder *enc, struct port_indexes *pi,
 		if (t < w->n_tokens && w->kind[t] == NS_TOK_PORT &&
 		    w->value[t] == port) {
 			tok[n++] = t;
-			uses[t] = enc->proto_port_count[k];
+			pair[t] = k + 1;
 		}
 	}
 	pi->by_proto[proto] = ns_w2v_index_new_tokens(&enc->w2v, tok, n);
 	free(tok);
 	if (!pi->by_proto[proto]) {
-		free(uses);
+		free(pair);
 		pi->failed = 1;
 		return all_ports(enc, pi);
 	}
-	pi->uses[proto] = uses;
+	pi->pair[proto] = pair;
 	return pi->by_proto[proto];
 }
 
-/* Uses of (proto, port token) in the training data; 1 for a protocol
- * never seen with a port. */
-static uint32_t
-pair_count(const struct port_indexes *pi, uint8_t proto, uint32_t tok)
+/* Training samples of (role, bucket) that had port token tok with
+ * proto; bucket ANY_LEN sums the role's buckets. */
+static uint64_t
+class_weight(const struct ns_encoder *enc, const struct port_indexes *pi,
+	     uint8_t proto, uint32_t tok, int role, uint32_t bucket)
 {
-	return pi->uses[proto] ? pi->uses[proto][tok] : 1;
+	uint32_t k = pi->pair[proto] ? pi->pair[proto][tok] : 0;
+	if (k == 0)
+		return 0;
+	const uint32_t *c = enc->port_len_count +
+			    ((size_t)(k - 1) * 2 + (size_t)role) * NS_LEN_BUCKETS;
+	if (bucket < NS_LEN_BUCKETS)
+		return c[bucket];
+	uint64_t w = 0;
+	for (uint32_t b = 0; b < NS_LEN_BUCKETS; b++)
+		w += c[b];
+	return w;
 }
 
-/* The nearest port token to v; with port_spread, one of the tokens
- * within that cosine of the nearest, drawn by training frequency. Word
- * vectors of ports used alike (ephemeral ports, say) all but coincide,
- * and the nearest alone would give the same one every time. The draw
- * hashes v, so decoding stays a function of its input. */
-static uint16_t
-decode_port(const struct ns_encoder *enc, struct port_indexes *pi,
-	    const struct ns_w2v_index *ix, uint8_t proto, const float *v)
+/* The class's index; NULL when no training sample was of that class
+ * (or out of memory: pi->failed). ports_for(proto) must have run. */
+static const struct ns_w2v_index *
+class_index(const struct ns_encoder *enc, struct port_indexes *pi,
+	    uint8_t proto, int role, uint32_t bucket)
 {
-	if (enc->port_spread <= 0)
-		return (uint16_t)ns_w2v_index_nearest(ix, v);
-	uint32_t n = ns_w2v_index_near(ix, v, enc->port_spread, pi->near,
-				       NEAR_MAX);
-	if (n == 0)
-		return (uint16_t)ns_w2v_index_nearest(ix, v);
-	uint64_t total = 0;
-	for (uint32_t k = 0; k < n; k++) {
-		pi->count[k] = pair_count(pi, proto, pi->near[k]);
-		total += pi->count[k];
+	int cl = role * (NS_LEN_BUCKETS + 1) + (int)bucket;
+	if (pi->class_built[proto][cl] || !pi->pair[proto])
+		return pi->by_class[proto][cl];
+	pi->class_built[proto][cl] = 1;
+	const struct ns_w2v *w = &enc->w2v;
+	uint32_t *tok = malloc(((size_t)w->n_tokens + 1) * sizeof(*tok));
+	if (!tok) {
+		pi->failed = 1;
+		return NULL;
 	}
+	uint32_t n = 0;
+	for (uint32_t t = 0; t < w->n_tokens; t++)
+		if (class_weight(enc, pi, proto, t, role, bucket) > 0)
+			tok[n++] = t;
+	if (n > 0) {
+		pi->by_class[proto][cl] = ns_w2v_index_new_tokens(w, tok, n);
+		pi->failed |= !pi->by_class[proto][cl];
+	}
+	free(tok);
+	return pi->by_class[proto][cl];
+}
+
+/* One of the n candidate tokens near[], drawn by weight (total > 0)
+ * with a hash of the generated vector v: decoding stays a function of
+ * its input. */
+static uint32_t
+draw(const struct ns_encoder *enc, const float *v, const uint32_t *near,
+     const uint64_t *weight, uint32_t n, uint64_t total)
+{
 	uint64_t h = 1469598103934665603ull;
 	const unsigned char *b = (const unsigned char *)v;
 	for (size_t k = 0; k < enc->w2v.dim * sizeof(float); k++)
@@ -168,16 +202,100 @@ decode_port(const struct ns_encoder *enc, struct port_indexes *pi,
 	h ^= h >> 29;
 	uint64_t pick = h % total;
 	for (uint32_t k = 0; k < n; k++) {
-		if (pick < pi->count[k])
-			return (uint16_t)enc->w2v.value[pi->near[k]];
-		pick -= pi->count[k];
+		if (pick < weight[k])
+			return enc->w2v.value[near[k]];
+		pick -= weight[k];
 	}
-	return (uint16_t)enc->w2v.value[pi->near[n - 1]];
+	return enc->w2v.value[near[n - 1]];
+}
+
+/* The nearest port token to v among the protocol's; with port_spread,
+ * one of the tokens within that cosine of the nearest, drawn by how
+ * often training samples had it. Candidates come from the narrowest
+ * class that had any sample: the same protocol, role (0 source, 1
+ * destination) and length bucket as the generated flow, else the same
+ * protocol and role, else the protocol. Word vectors of ports used
+ * alike (ephemeral ports, say) all but coincide, and the nearest alone
+ * would give the same one every time; the class keeps a long generated
+ * flow on the ports long flows had. The draw hashes v, so decoding
+ * stays a function of its input. */
+static uint16_t
+decode_port(const struct ns_encoder *enc, struct port_indexes *pi,
+	    const struct ns_w2v_index *ix, uint8_t proto, int role,
+	    uint32_t len, const float *v)
+{
+	if (enc->port_spread <= 0)
+		return (uint16_t)ns_w2v_index_nearest(ix, v);
+	uint32_t bucket = ns_len_bucket(len);
+	const struct ns_w2v_index *cix = class_index(enc, pi, proto, role,
+						     bucket);
+	if (!cix) {
+		bucket = ANY_LEN;
+		cix = class_index(enc, pi, proto, role, bucket);
+	}
+	if (cix)
+		ix = cix;
+	uint32_t n = ns_w2v_index_near(ix, v, enc->port_spread, pi->near,
+				       NEAR_MAX);
+	if (n == 0)
+		return (uint16_t)ns_w2v_index_nearest(ix, v);
+	uint64_t total = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t t = pi->near[k], p = pi->pair[proto] ?
+						  pi->pair[proto][t] : 0;
+		if (cix)
+			pi->weight[k] =
+			    class_weight(enc, pi, proto, t, role, bucket);
+		else /* the protocol's ports by use; all ports alike */
+			pi->weight[k] = p ? enc->proto_port_count[p - 1] : 1;
+		total += pi->weight[k];
+	}
+	return (uint16_t)draw(enc, v, pi->near, pi->weight, n, total);
+}
+
+/* The protocol: the nearest token; with proto_spread, one of the
+ * tokens within that cosine of it, drawn by how many training samples
+ * of the generated flow's length bucket had each (of any length when
+ * none did). Generators tend to give long flows the wrong protocol
+ * (caida-10k: half its packets UDP against a fifth); this keeps the mix
+ * per length to the data's. */
+static uint8_t
+decode_proto(const struct ns_encoder *enc, struct port_indexes *pi,
+	     uint32_t len, const float *v)
+{
+	if (enc->proto_spread <= 0)
+		return (uint8_t)ns_w2v_index_nearest(pi->proto, v);
+	uint32_t n = ns_w2v_index_near(pi->proto, v, enc->proto_spread,
+				       pi->near, NEAR_MAX);
+	if (n == 0)
+		return (uint8_t)ns_w2v_index_nearest(pi->proto, v);
+	uint32_t bucket = ns_len_bucket(len);
+	uint64_t total = 0, any = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		const uint64_t *c = pi->proto_len[enc->w2v.value[pi->near[k]]];
+		pi->weight[k] = c[bucket];
+		total += c[bucket];
+		for (uint32_t b = 0; b < NS_LEN_BUCKETS; b++)
+			any += c[b];
+	}
+	if (total == 0) {
+		for (uint32_t k = 0; k < n; k++) {
+			const uint64_t *c =
+			    pi->proto_len[enc->w2v.value[pi->near[k]]];
+			pi->weight[k] = 0;
+			for (uint32_t b = 0; b < NS_LEN_BUCKETS; b++)
+				pi->weight[k] += c[b];
+		}
+		total = any;
+	}
+	if (total == 0)
+		return (uint8_t)ns_w2v_index_nearest(pi->proto, v);
+	return (uint8_t)draw(enc, v, pi->near, pi->weight, n, total);
 }
 
 static void
 decode_tuple(const struct ns_encoder *enc, struct port_indexes *pi,
-	     const float *a, struct tuple *t)
+	     const float *a, uint32_t len, struct tuple *t)
 {
 	uint32_t off = 0, D = enc->w2v.dim;
 	int vs = ns_ip_decode(a, enc->ip_bits, t->src);
@@ -198,14 +316,14 @@ decode_tuple(const struct ns_encoder *enc, struct port_indexes *pi,
 			memcpy(side[k] + 12, v4, 4);
 		}
 	}
-	t->proto = (uint8_t)ns_w2v_index_nearest(pi->proto, a + off + 2 * D);
+	t->proto = decode_proto(enc, pi, len, a + off + 2 * D);
 	const struct ns_w2v_index *ports = ports_for(enc, pi, t->proto);
 	if (!ports) { /* out of memory: ns_decode fails */
 		t->sport = t->dport = 0;
 		return;
 	}
-	t->sport = decode_port(enc, pi, ports, t->proto, a + off);
-	t->dport = decode_port(enc, pi, ports, t->proto, a + off + D);
+	t->sport = decode_port(enc, pi, ports, t->proto, 0, len, a + off);
+	t->dport = decode_port(enc, pi, ports, t->proto, 1, len, a + off + D);
 }
 
 /* Does the parser read ports (or ICMP type/code) for this protocol? */
@@ -309,8 +427,15 @@ ns_decoder_new(const struct ns_encoder *enc)
 		return NULL;
 	d->enc = enc;
 	d->pi = calloc(1, sizeof(*d->pi));
-	if (d->pi)
+	if (d->pi) {
 		d->pi->proto = ns_w2v_index_new(&enc->w2v, NS_TOK_PROTO);
+		/* each sample counts once, under its source port's pair */
+		for (uint32_t k = 0; k < enc->n_proto_ports; k++)
+			for (uint32_t b = 0; b < NS_LEN_BUCKETS; b++)
+				d->pi->proto_len[enc->proto_ports[k] >> 16][b] +=
+				    enc->port_len_count[(size_t)k * 2 *
+							NS_LEN_BUCKETS + b];
+	}
 	if (!d->pi || !d->pi->proto) {
 		ns_decoder_free(d);
 		return NULL;
@@ -327,7 +452,9 @@ ns_decoder_free(struct ns_decoder *d)
 	if (pi) {
 		for (int k = 0; k < 256; k++) {
 			ns_w2v_index_free(pi->by_proto[k]);
-			free(pi->uses[k]);
+			free(pi->pair[k]);
+			for (int c = 0; c < CLASSES; c++)
+				ns_w2v_index_free(pi->by_class[k][c]);
 		}
 		ns_w2v_index_free(pi->all);
 		ns_w2v_index_free(pi->proto);
@@ -357,7 +484,7 @@ ns_decoder_run(struct ns_decoder *d, size_t n, const float *attr,
 		if (len == 0)
 			continue;
 		struct tuple t;
-		decode_tuple(enc, pi, a, &t);
+		decode_tuple(enc, pi, a, len, &t);
 		/* times relative to t0, in ns */
 		double rel = ns_unscale(a[enc->attr_start_off], 0.0, span);
 		for (uint32_t j = 0; j < len; j++) {

@@ -300,10 +300,27 @@ ns_dg_dp_capacity(int batch)
 	return (int)ceil(cap);
 }
 
+/* Generation's scratch for gen_features_sample: rows still going. */
+struct gen_scratch {
+	int *row;	  /* (B) their rows in the batch */
+	float *pre;	  /* (B,4H) b + attributes' share of the gates */
+	float *g;	  /* (B,4H) gates */
+	float *h, *c;	  /* (B,H) */
+	float *xh;	  /* (B, noise + H) */
+	float *tc;	  /* (H) */
+	float *logit, *out; /* (B, S·F2) */
+};
+
+static void gen_features_sample(struct ns_dg *m, int B,
+				struct gen_scratch *w);
+
 /* The generator's forward pass for B rows (B <= batch). train: batch
- * statistics in BatchNorm; update: also move the running ones. */
+ * statistics in BatchNorm; update: also move the running ones; sample:
+ * generation, where the LSTM drops each row at its end (feat_out only
+ * holds records up to there, zeros after). */
 static void
-gen_forward(struct ns_dg *m, int B, int train, int update)
+gen_forward(struct ns_dg *m, int B, int train, int update,
+	    struct gen_scratch *sample)
 {
 	const struct ns_dg_config *c = &m->cfg;
 	int gh = c->gen_hidden, A = m->A, H = c->lstm_units;
@@ -360,6 +377,10 @@ gen_forward(struct ns_dg *m, int B, int train, int update)
 	if (fresh) {
 		ns_rng_fill_normal(&m->rng, m->h0, (size_t)B * H, 1);
 		ns_rng_fill_normal(&m->rng, m->c0, (size_t)B * H, 1);
+	}
+	if (sample) {
+		gen_features_sample(m, B, sample);
+		return;
 	}
 	ns_lstm_forward(&m->lstm, m->lstm_x, m->h0, m->c0, p + m->gl.lstm_w,
 			p + m->gl.lstm_b);
@@ -529,7 +550,7 @@ ns_dg_disc_update(struct ns_dg *m, const struct ns_dataset *ds, int which,
 	float *x = which ? m->xda : m->xd;
 	int rows = n < 2 ? 2 : n; /* BatchNorm wants two rows */
 	long t = m->step * m->cfg.d_rounds + 1;
-	gen_forward(m, rows, 1, 0);
+	gen_forward(m, rows, 1, 0, NULL);
 	assemble_fake(m, rows, n, which ? NULL : x, which ? x : NULL);
 	assemble_real(m, ds, picks, n, which ? NULL : x + (size_t)n * wide,
 		      which ? x + (size_t)n * wide : NULL);
@@ -631,7 +652,7 @@ gen_loss_backward(struct ns_dg *m, int grad)
 float
 ns_dg_gen_loss(struct ns_dg *m, int grad)
 {
-	gen_forward(m, m->cfg.batch, 1, 0);
+	gen_forward(m, m->cfg.batch, 1, 0, NULL);
 	return gen_loss_backward(m, grad);
 }
 
@@ -661,7 +682,7 @@ ns_dg_train_step(struct ns_dg *m, const struct ns_dataset *ds,
 		int rows = nd > na ? nd : na;
 		if (rows < 2)
 			rows = 2;
-		gen_forward(m, rows, 1, 0);
+		gen_forward(m, rows, 1, 0, NULL);
 		assemble_fake(m, rows, nd, m->xd, NULL);
 		assemble_fake(m, rows, na, NULL, m->xda);
 		if (c->dp) {
@@ -676,11 +697,115 @@ ns_dg_train_step(struct ns_dg *m, const struct ns_dataset *ds,
 					     na, t, &loss->da_gp);
 	}
 
-	gen_forward(m, B, 1, 1);
+	gen_forward(m, B, 1, 1, NULL);
 	loss->g_loss = gen_loss_backward(m, 1);
 	m->step++;
 	ns_adam_update(m->G.p, m->G.g, m->G.m, m->G.v, m->G.n, c->lr_g,
 		       c->beta1, c->beta2, c->adam_eps, m->step);
+}
+
+/* The LSTM and record heads for generation, one step at a time over
+ * the rows still going: a row leaves once one of its records says
+ * "end". Most flows are short, so later steps take a few rows. Each
+ * row computes what gen_forward would for it. */
+static void
+gen_features_sample(struct ns_dg *m, int B, struct gen_scratch *w)
+{
+	const struct ns_dg_config *c = &m->cfg;
+	int A = m->A, H = c->lstm_units, T = m->T, S = m->S, F = m->F;
+	int F2 = m->F2, I = A + c->feat_noise, N = c->feat_noise;
+	int K = N + H, G4 = 4 * H, SF = S * F2;
+	const float *p = m->G.p;
+	const float *lw = p + m->gl.lstm_w, *lb = p + m->gl.lstm_b;
+	memset(m->feat_out, 0, (size_t)T * B * SF * sizeof(float));
+	for (int r = 0; r < B; r++) {
+		w->row[r] = r;
+		memcpy(w->pre + (size_t)r * G4, lb, (size_t)G4 * sizeof(float));
+	}
+	ns_gemm(0, 0, B, G4, A, 1.0f, m->attr_hard, A, lw, G4, 1.0f, w->pre,
+		G4);
+	memcpy(w->h, m->h0, (size_t)B * H * sizeof(float));
+	memcpy(w->c, m->c0, (size_t)B * H * sizeof(float));
+	int n = B;
+	for (int t = 0; t < T && n > 0; t++) {
+		for (int r = 0; r < n; r++) {
+			const float *x =
+			    m->lstm_x + ((size_t)t * B + w->row[r]) * I + A;
+			float *xh = w->xh + (size_t)r * K;
+			memcpy(xh, x, (size_t)N * sizeof(float));
+			memcpy(xh + N, w->h + (size_t)r * H,
+			       (size_t)H * sizeof(float));
+		}
+		memcpy(w->g, w->pre, (size_t)n * G4 * sizeof(float));
+		ns_gemm(0, 0, n, G4, K, 1.0f, w->xh, K, lw + (size_t)A * G4,
+			G4, 1.0f, w->g, G4);
+		ns_lstm_step(w->g, w->c, w->h, w->tc, n, H);
+		ns_linear_forward(w->logit, w->h, p + m->gl.feat_w,
+				  p + m->gl.feat_b, n, H, SF);
+		ns_heads_forward(w->out, w->logit, &m->step_heads, n);
+		int kept = 0;
+		for (int r = 0; r < n; r++) {
+			const float *o = w->out + (size_t)r * SF;
+			memcpy(m->feat_out + ((size_t)t * B + w->row[r]) * SF,
+			       o, (size_t)SF * sizeof(float));
+			int on = 1;
+			for (int s = 0; s < S && on; s++)
+				on = o[(size_t)s * F2 + F + GEN_FLAG_CONTINUE] >=
+				     o[(size_t)s * F2 + F + 1 - GEN_FLAG_CONTINUE];
+			if (!on)
+				continue;
+			if (kept != r) { /* rows move down, in order */
+				w->row[kept] = w->row[r];
+				memmove(w->pre + (size_t)kept * G4,
+					w->pre + (size_t)r * G4,
+					(size_t)G4 * sizeof(float));
+				memmove(w->h + (size_t)kept * H,
+					w->h + (size_t)r * H,
+					(size_t)H * sizeof(float));
+				memmove(w->c + (size_t)kept * H,
+					w->c + (size_t)r * H,
+					(size_t)H * sizeof(float));
+			}
+			kept++;
+		}
+		n = kept;
+	}
+}
+
+static void
+gen_scratch_free(struct gen_scratch *w)
+{
+	free(w->row);
+	free(w->pre);
+	free(w->g);
+	free(w->h);
+	free(w->c);
+	free(w->xh);
+	free(w->tc);
+	free(w->logit);
+	free(w->out);
+}
+
+static int
+gen_scratch_alloc(struct gen_scratch *w, const struct ns_dg *m, int B)
+{
+	size_t H = (size_t)m->cfg.lstm_units, b = (size_t)B;
+	size_t SF = (size_t)m->S * m->F2;
+	*w = (struct gen_scratch){0};
+	w->row = malloc(b * sizeof(int));
+	w->pre = malloc(b * 4 * H * sizeof(float));
+	w->g = malloc(b * 4 * H * sizeof(float));
+	w->h = malloc(b * H * sizeof(float));
+	w->c = malloc(b * H * sizeof(float));
+	w->xh = malloc(b * ((size_t)m->cfg.feat_noise + H) * sizeof(float));
+	w->tc = malloc(H * sizeof(float));
+	w->logit = malloc(b * SF * sizeof(float));
+	w->out = malloc(b * SF * sizeof(float));
+	if (w->row && w->pre && w->g && w->h && w->c && w->xh && w->tc &&
+	    w->logit && w->out)
+		return 0;
+	gen_scratch_free(w);
+	return -1;
 }
 
 void
@@ -689,11 +814,14 @@ ns_dg_generate(struct ns_dg *m, size_t n, float *attr, float *feat,
 {
 	int B = m->cfg.batch, T = m->T, S = m->S, F = m->F, F2 = m->F2;
 	int A = m->A;
+	struct gen_scratch w, *sample = &w;
+	if (m->gen_whole || gen_scratch_alloc(&w, m, B))
+		sample = NULL; /* the whole-sequence pass needs no more */
 	for (size_t done = 0; done < n;) {
 		int rows = n - done < (size_t)B ? (int)(n - done) : B;
 		/* BatchNorm in eval mode does not depend on the row count,
 		 * but run full batches to keep shapes fixed */
-		gen_forward(m, B, 0, 0);
+		gen_forward(m, B, 0, 0, sample);
 		for (int b = 0; b < rows; b++) {
 			size_t i = done + (size_t)b;
 			memcpy(attr + i * A, m->attr_soft + (size_t)b * A,
@@ -722,4 +850,6 @@ ns_dg_generate(struct ns_dg *m, size_t n, float *attr, float *feat,
 		}
 		done += (size_t)rows;
 	}
+	if (sample)
+		gen_scratch_free(sample);
 }

@@ -76,6 +76,9 @@ struct ns_dg {
 	float *bn_running;	/* (gen_layers, 2, gen_hidden) mean, var */
 	long step;		/* generator steps done */
 	int reuse_noise;	/* keep the last noise (gradient checks) */
+	int gen_whole;		/* generation runs every LSTM step on every
+				   row, as training does (tests) */
+	size_t gen_flows;	/* flows of the last ns_dg_generate_records */
 	struct ns_rng rng;
 	struct ns_disc disc, disc_a;
 	float *ws;		/* workspace, see dg.c */
@@ -135,7 +138,9 @@ int ns_dg_dp_capacity(int batch);
 float ns_dg_gen_loss(struct ns_dg *m, int grad);
 
 /* Generate n flows with BatchNorm in eval mode: attr (n, A),
- * feat (n, L, F) without gen flags, lengths (n). */
+ * feat (n, L, F) without gen flags, lengths (n). The LSTM stops for a
+ * flow at the step holding its last record; later records are zeros
+ * (unless gen_whole). */
 void ns_dg_generate(struct ns_dg *m, size_t n, float *attr, float *feat,
 		    uint32_t *lengths);
 
@@ -143,7 +148,8 @@ void ns_dg_generate(struct ns_dg *m, size_t n, float *attr, float *feat,
  * packets for a packet model) are in pkts or flows (the one matching
  * enc->is_packets), cut to exactly count, in generation order. Uses a
  * second thread for decoding and one BLAS thread. progress: a stream for
- * a progress line, or NULL. Returns 0 or -1 (out of memory). */
+ * a progress line, or NULL. Sets m->gen_flows to the number of flows
+ * the records come from. Returns 0 or -1 (out of memory). */
 int ns_dg_generate_records(struct ns_dg *m, const struct ns_encoder *enc,
 			   size_t count, struct ns_pkt_trace *pkts,
 			   struct ns_flow_trace *flows, FILE *progress);

@@ -22,6 +22,7 @@ ns_encode_config_default(struct ns_encode_config *c)
 	c->w2v_epochs = 5;
 	c->w2v_negative = 5;
 	c->max_flow_len = 0;
+	c->split_long = 1;
 	c->seed = 1;
 }
 
@@ -181,6 +182,17 @@ ns_gen_length(const float *flags, uint32_t L)
 		if (!(flags[2 * k] >= flags[2 * k + 1]))
 			return k + 1; /* this record says "end" */
 	return L;
+}
+
+uint32_t
+ns_len_bucket(uint32_t len)
+{
+	uint32_t b = 0;
+	while (len > 1 && b < NS_LEN_BUCKETS - 1) {
+		len >>= 1;
+		b++;
+	}
+	return b;
 }
 
 /* --- layouts ------------------------------------------------------------ */
@@ -570,14 +582,56 @@ collect_proto_ports(struct ns_encoder *enc, const uint32_t *sent, size_t n)
 	return 0;
 }
 
+/* Index of the (proto << 16 | port) pair in enc, or -1. */
+static long
+find_pair(const struct ns_encoder *enc, uint32_t key)
+{
+	const uint32_t *p = bsearch(&key, enc->proto_ports,
+				    enc->n_proto_ports, sizeof(*p), cmp_u32);
+	return p ? (long)(p - enc->proto_ports) : -1;
+}
+
+/* port_len_count from the samples: each adds one to its source port's
+ * pair in role 0 and its destination port's in role 1, at its length's
+ * bucket. */
+static int
+count_port_lengths(struct ns_encoder *enc, const uint8_t *keys,
+		   const struct sample *s, size_t n_s)
+{
+	const size_t row = 2 * NS_LEN_BUCKETS;
+	enc->port_len_count =
+	    calloc((size_t)enc->n_proto_ports * row, sizeof(uint32_t));
+	if (!enc->port_len_count)
+		return -1;
+	for (size_t i = 0; i < n_s; i++) {
+		const uint8_t *k = keys + (size_t)s[i].group * KEY_LEN;
+		uint32_t proto = k[KEY_PROTO];
+		uint32_t port[2] = {(uint32_t)k[KEY_SPORT] << 8 | k[KEY_SPORT + 1],
+				    (uint32_t)k[KEY_DPORT] << 8 | k[KEY_DPORT + 1]};
+		for (int role = 0; role < 2; role++) {
+			long pair = find_pair(enc, proto << 16 | port[role]);
+			if (pair < 0)
+				continue;
+			uint32_t *c = enc->port_len_count + (size_t)pair * row +
+				      (size_t)role * NS_LEN_BUCKETS +
+				      ns_len_bucket(s[i].len);
+			if (*c < UINT32_MAX)
+				(*c)++;
+		}
+	}
+	return 0;
+}
+
 /* Group the records by 5-tuple (it, keys), time ordered within, and cut
  * each group at chunk boundaries of [t0, t1] into samples s, chunk then
- * time ordered; samples longer than max_len (0: no limit) are cut and
+ * time ordered; samples longer than max_len (0: no limit) are split in
+ * pieces of max_len records (split) or cut, and both
  * counted in ds. Returns 0, or -1 on allocation failure. */
 static int
 cut_samples(const struct view *vp, struct item *it, uint8_t *keys,
             struct sample *s, uint64_t t0, uint64_t t1, uint32_t N,
-            uint32_t max_len, struct ns_dataset *ds, long *groups,
+            uint32_t max_len, int split, struct ns_dataset *ds,
+            long *groups,
             size_t *n_samples, uint32_t *longest_out)
 {
 	const struct view v = *vp;
@@ -601,20 +655,28 @@ cut_samples(const struct view *vp, struct item *it, uint8_t *keys,
 			size_t b = a + 1;
 			while (b < e && chunk_of(it[b].t, t0, t1, N) == c)
 				b++;
-			uint32_t len = (uint32_t)(b - a);
-			if (max_len && len > max_len) {
-				ds->n_truncated++;
-				ds->n_dropped += len - max_len;
-				len = max_len;
+			if (max_len && b - a > max_len) {
+				if (split) {
+					ds->n_split++;
+				} else {
+					ds->n_truncated++;
+					ds->n_dropped += b - a - max_len;
+				}
 			}
-			if (len > longest)
-				longest = len;
-			s[n_s++] = (struct sample){.t = it[a].t,
-			                           .mask = mask,
-			                           .first = (uint32_t)a,
-			                           .len = len,
-			                           .chunk = c,
-			                           .group = it[a].group};
+			for (size_t p = a; p < b;) { /* the pieces */
+				uint32_t len = (uint32_t)(b - p);
+				if (max_len && len > max_len)
+					len = max_len;
+				if (len > longest)
+					longest = len;
+				s[n_s++] = (struct sample){.t = it[p].t,
+				                           .mask = mask,
+				                           .first = (uint32_t)p,
+				                           .len = len,
+				                           .chunk = c,
+				                           .group = it[p].group};
+				p = split ? p + len : b;
+			}
 			a = b;
 		}
 		g = e;
@@ -730,11 +792,13 @@ ns_encode_fit(const struct ns_encode_config *cfg,
 	size_t n_s;
 	uint32_t longest;
 	if (cut_samples(&v, it, keys, s, enc->t0_ns, enc->t1_ns, cfg->n_chunks,
-	                cfg->max_flow_len, ds, &n_groups, &n_s, &longest)) {
+	                cfg->max_flow_len, cfg->split_long, ds, &n_groups,
+	                &n_s, &longest)) {
 		fail(err, errlen, "out of memory");
 		goto out;
 	}
 	enc->max_flow_len = cfg->max_flow_len ? cfg->max_flow_len : longest;
+	enc->split_long = cfg->split_long != 0;
 
 	/* word2vec on one [srcport, dstport, proto] sentence per record */
 	for (size_t i = 0; i < v.n; i++) {
@@ -747,7 +811,9 @@ ns_encode_fit(const struct ns_encode_config *cfg,
 		goto out;
 	}
 	enc->port_spread = cfg->port_spread;
-	if (collect_proto_ports(enc, sent, v.n)) {
+	enc->proto_spread = cfg->proto_spread;
+	if (collect_proto_ports(enc, sent, v.n) ||
+	    count_port_lengths(enc, keys, s, n_s)) {
 		fail(err, errlen, "out of memory for protocol ports");
 		goto out;
 	}
@@ -879,7 +945,8 @@ ns_encode_apply(const struct ns_encoder *enc_in, uint64_t t0_ns,
 	size_t n_s;
 	uint32_t longest;
 	if (cut_samples(&v, it, keys, s, t0_ns, t1_ns, enc.n_chunks,
-	                enc.max_flow_len, ds, &n_groups, &n_s, &longest) ||
+	                enc.max_flow_len, (int)enc.split_long, ds, &n_groups,
+	                &n_s, &longest) ||
 	    build_dataset(&enc, &v, it, keys, s, n_s, longest, ds)) {
 		fail(err, errlen, "out of memory for %zu records", v.n);
 		goto out;
@@ -902,6 +969,7 @@ ns_encoder_free(struct ns_encoder *enc)
 	ns_w2v_free(&enc->w2v);
 	free(enc->proto_ports);
 	free(enc->proto_port_count);
+	free(enc->port_len_count);
 	memset(enc, 0, sizeof(*enc));
 }
 

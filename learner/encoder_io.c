@@ -5,11 +5,14 @@
  *   u64 FNV-1a of the payload
  *
  * payload: is_packets, ip_bits, n_chunks (u32); t0_ns, t1_ns (u64);
- * max_flow_len, n_classes, n_cont (u32); cont_min[n_cont],
+ * max_flow_len, split_long, n_classes, n_cont (u32); cont_min[n_cont],
  * cont_max[n_cont] (f64); labels: n (u32), then per label u8 length and
  * the name's bytes; word2vec: dim, n_tokens (u32), per token u8 kind and
- * u32 value, then vec (n_tokens, dim) f32; attr and feat layouts: n_heads
- * (u32), per head u8 act, u8 pad, u16 dim.
+ * u32 value, then vec (n_tokens, dim) f32; protocol-port pairs: n (u32),
+ * the pairs (u32 each), their counts (u32 each); the length profile:
+ * m (u32), then m (u32 index into (pair, role, bucket), u32 count) for
+ * its non-zero cells, ascending; port and protocol spread (f32); attr
+ * and feat layouts: n_heads (u32), per head u8 act, u8 pad, u16 dim.
  *
  * The reader buffers at most what the input really holds (and never more
  * than NS_ENC_MAX_PAYLOAD), checks every count against the bytes left and
@@ -149,6 +152,7 @@ ns_encoder_write(FILE *f, const struct ns_encoder *enc)
 	put_u64(&w, enc->t0_ns);
 	put_u64(&w, enc->t1_ns);
 	put_u32(&w, enc->max_flow_len);
+	put_u32(&w, enc->split_long);
 	put_u32(&w, enc->n_classes);
 	put_u32(&w, enc->n_cont);
 	for (uint32_t k = 0; k < enc->n_cont; k++)
@@ -175,7 +179,18 @@ ns_encoder_write(FILE *f, const struct ns_encoder *enc)
 		put_u32(&w, enc->proto_ports[k]);
 	for (uint32_t k = 0; k < enc->n_proto_ports; k++)
 		put_u32(&w, enc->proto_port_count[k]);
+	const size_t cells = (size_t)enc->n_proto_ports * 2 * NS_LEN_BUCKETS;
+	uint32_t m = 0;
+	for (size_t k = 0; k < cells; k++)
+		m += enc->port_len_count[k] != 0;
+	put_u32(&w, m);
+	for (size_t k = 0; k < cells; k++)
+		if (enc->port_len_count[k]) {
+			put_u32(&w, (uint32_t)k);
+			put_u32(&w, enc->port_len_count[k]);
+		}
 	put_f32(&w, enc->port_spread);
+	put_f32(&w, enc->proto_spread);
 	put_layout(&w, &enc->attr);
 	put_layout(&w, &enc->feat);
 
@@ -379,6 +394,34 @@ get_w2v(struct rcur *c, struct ns_w2v *w)
 	}
 }
 
+/* The length profile's non-zero cells, ascending. */
+static void
+get_port_lengths(struct rcur *c, struct ns_encoder *enc)
+{
+	if (c->bad)
+		return;
+	const size_t cells = (size_t)enc->n_proto_ports * 2 * NS_LEN_BUCKETS;
+	enc->port_len_count = calloc(cells, sizeof(uint32_t));
+	if (!enc->port_len_count) {
+		bad(c, "out of memory for the port length profile");
+		return;
+	}
+	uint32_t m = get_u32(c, "length profile cells");
+	if (c->bad || !room(c, m, 8, "length profile cells"))
+		return;
+	uint32_t prev = 0;
+	for (uint32_t k = 0; k < m && !c->bad; k++) {
+		uint32_t at = get_u32(c, "length profile index");
+		uint32_t n = get_u32(c, "length profile count");
+		if (at >= cells || (k > 0 && at <= prev) || n == 0)
+			bad(c, "length profile cell %u (index %u, count %u) "
+			       "out of range or order", k, at, n);
+		else
+			enc->port_len_count[at] = n;
+		prev = at;
+	}
+}
+
 /* Sorted, unique (proto << 16 | port) pairs whose protocol and port are
  * both in the vocabulary. */
 static void
@@ -412,10 +455,15 @@ get_proto_ports(struct rcur *c, struct ns_encoder *enc)
 		if (enc->proto_port_count[k] == 0)
 			bad(c, "protocol-port pair %u has count 0", k);
 	}
+	get_port_lengths(c, enc);
 	uint32_t u = get_u32(c, "port spread");
 	memcpy(&enc->port_spread, &u, 4);
 	if (!c->bad && !(enc->port_spread >= 0 && enc->port_spread <= 2))
 		bad(c, "port spread not in [0, 2]");
+	u = get_u32(c, "protocol spread");
+	memcpy(&enc->proto_spread, &u, 4);
+	if (!c->bad && !(enc->proto_spread >= 0 && enc->proto_spread <= 2))
+		bad(c, "protocol spread not in [0, 2]");
 }
 
 static void
@@ -431,6 +479,7 @@ parse(struct rcur *c, struct ns_encoder *enc)
 	if (!c->bad && enc->t1_ns < enc->t0_ns)
 		bad(c, "time range ends before it starts");
 	enc->max_flow_len = get_range(c, "max_flow_len", 1, UINT32_MAX);
+	enc->split_long = get_range(c, "split_long", 0, 1);
 	enc->n_classes = get_range(c, "n_classes", 0, NS_LABEL_MAX + 1);
 	uint32_t want = enc->is_packets ? NS_PKT_N_CONT : NS_FLOW_N_CONT;
 	enc->n_cont = get_range(c, "n_cont", want, want);

@@ -17,13 +17,34 @@ struct batch {
 	uint32_t *len;
 	struct ns_pkt_trace *pkts;
 	struct ns_flow_trace *flows;
+	size_t first; /* records before this batch's */
 	int rc;
 };
+
+static size_t
+records(const struct batch *b)
+{
+	return b->enc->is_packets ? b->pkts->n : b->flows->n;
+}
+
+/* Flows of batch b with a record among the first `count` of all. */
+static size_t
+flows_within(const struct batch *b, size_t count)
+{
+	size_t flows = 0, at = b->first;
+	for (size_t i = 0; i < b->n && at < count; i++) {
+		uint32_t len = b->len[i] < b->L ? b->len[i] : b->L;
+		flows += len > 0;
+		at += len;
+	}
+	return flows;
+}
 
 static void *
 decode_batch(void *arg)
 {
 	struct batch *b = arg;
+	b->first = records(b);
 	b->rc = ns_decoder_run(b->dec, b->n, b->attr, b->feat, b->L, b->len,
 			       b->enc->is_packets ? b->pkts : NULL,
 			       b->enc->is_packets ? NULL : b->flows);
@@ -44,7 +65,7 @@ ns_dg_generate_records(struct ns_dg *m, const struct ns_encoder *enc,
 	int rc = dec ? 0 : -1;
 	for (int k = 0; k < 2; k++) {
 		b[k] = (struct batch){enc, dec, per, (uint32_t)m->L, NULL,
-				      NULL, NULL, pkts, flows, 0};
+				      NULL, NULL, pkts, flows, 0, 0};
 		b[k].attr = malloc(per * (size_t)m->A * sizeof(float));
 		b[k].feat = malloc(per * (size_t)m->L * m->F * sizeof(float));
 		b[k].len = malloc(per * sizeof(uint32_t));
@@ -53,6 +74,7 @@ ns_dg_generate_records(struct ns_dg *m, const struct ns_encoder *enc,
 	}
 	pthread_t decoder;
 	int pending = 0, cur = 0;
+	m->gen_flows = 0;
 	int blas_threads = openblas_get_num_threads();
 	openblas_set_num_threads(1); /* the other core decodes */
 	while (rc == 0) {
@@ -61,6 +83,7 @@ ns_dg_generate_records(struct ns_dg *m, const struct ns_encoder *enc,
 			pthread_join(decoder, NULL);
 			pending = 0;
 			rc = b[cur ^ 1].rc;
+			m->gen_flows += flows_within(&b[cur ^ 1], count);
 		}
 		size_t have = enc->is_packets ? pkts->n : flows->n;
 		if (progress)
@@ -71,6 +94,7 @@ ns_dg_generate_records(struct ns_dg *m, const struct ns_encoder *enc,
 		if (pthread_create(&decoder, NULL, decode_batch, &b[cur])) {
 			decode_batch(&b[cur]); /* no thread: decode here */
 			rc = b[cur].rc;
+			m->gen_flows += flows_within(&b[cur], count);
 		} else {
 			pending = 1;
 		}
@@ -80,6 +104,7 @@ ns_dg_generate_records(struct ns_dg *m, const struct ns_encoder *enc,
 		pthread_join(decoder, NULL);
 		if (!rc)
 			rc = b[cur ^ 1].rc;
+		m->gen_flows += flows_within(&b[cur ^ 1], count);
 	}
 	if (progress)
 		fputc('\n', progress);

@@ -505,6 +505,21 @@ ns_lstm_cache_init(struct ns_lstm_cache *c, float *mem, int T, int B, int In,
 	c->tanh_c = mem;
 }
 
+/* One row's cell: gates g (4H, pre-activation, i f g o) activated in
+ * place, cn = f cp + i g, tc = tanh(cn), hn = o tc. cn may be cp. */
+static void
+lstm_cell(float *g, const float *cp, float *cn, float *hn, float *tc, int H)
+{
+	ns_vsigmoid(g, g, 2 * (size_t)H);
+	ns_vtanh(g + 2 * H, g + 2 * H, (size_t)H);
+	ns_vsigmoid(g + 3 * H, g + 3 * H, (size_t)H);
+	for (int j = 0; j < H; j++)
+		cn[j] = g[H + j] * cp[j] + g[j] * g[2 * H + j];
+	ns_vtanh(tc, cn, (size_t)H);
+	for (int j = 0; j < H; j++)
+		hn[j] = g[3 * H + j] * tc[j];
+}
+
 void
 ns_lstm_forward(struct ns_lstm_cache *c, const float *x, const float *h0,
 		const float *c0, const float *w, const float *b)
@@ -547,19 +562,20 @@ ns_lstm_forward(struct ns_lstm_cache *c, const float *x, const float *h0,
 		float *hn = c->h + (size_t)(t + 1) * bh;
 		float *tc = c->tanh_c + (size_t)t * bh;
 		for (int r = 0; r < B; r++) {
-			float *gr = g + (size_t)r * 4 * H;
 			size_t k0 = (size_t)r * H;
-			/* gates i, f | g | o */
-			ns_vsigmoid(gr, gr, 2 * (size_t)H);
-			ns_vtanh(gr + 2 * H, gr + 2 * H, (size_t)H);
-			ns_vsigmoid(gr + 3 * H, gr + 3 * H, (size_t)H);
-			for (int j = 0; j < H; j++)
-				cn[k0 + j] = gr[H + j] * cp[k0 + j] +
-					     gr[j] * gr[2 * H + j];
-			ns_vtanh(tc + k0, cn + k0, (size_t)H);
-			for (int j = 0; j < H; j++)
-				hn[k0 + j] = gr[3 * H + j] * tc[k0 + j];
+			lstm_cell(g + (size_t)r * 4 * H, cp + k0, cn + k0,
+				  hn + k0, tc + k0, H);
 		}
+	}
+}
+
+void
+ns_lstm_step(float *g, float *c, float *h, float *tc, int B, int H)
+{
+	for (int r = 0; r < B; r++) {
+		size_t k0 = (size_t)r * H;
+		lstm_cell(g + (size_t)r * 4 * H, c + k0, c + k0, h + k0, tc,
+			  H);
 	}
 }
 

@@ -112,6 +112,10 @@ void ns_lstm_cache_init(struct ns_lstm_cache *c, float *mem, int T, int B,
 void ns_lstm_forward(struct ns_lstm_cache *c, const float *x,
 		     const float *h0, const float *c0, const float *w,
 		     const float *b);
+/* One step with no cache (generation): g (B,4H) holds the gates before
+ * activation (x W + b, added by the caller) and is overwritten; c, h
+ * (B,H) are updated in place; tc is H floats of scratch. */
+void ns_lstm_step(float *g, float *c, float *h, float *tc, int B, int H);
 /* dh (T,B,H): gradient w.r.t. h[1..T]. dx (T,B,In) += (skipped if NULL);
  * dw, db +=. dh0/dc0 (B,H) written if non-NULL. Uses scratch of
  * 4·B·H + B·(In+H) + 2·B·H floats. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "checkpoint.h"
 #include "dg.h"
@@ -31,6 +32,9 @@ usage(FILE *f)
 	      "  --port-spread C       decode ports among the tokens within\n"
 	      "                        cosine C of the nearest, by frequency\n"
 	      "                        (default: the model's; 0: nearest)\n"
+	      "  --proto-spread C      the same for the protocol, by the\n"
+	      "                        frequency among flows of the same\n"
+	      "                        length (default: the model's)\n"
 	      "  --baseline marginals  sample every column independently\n"
 	      "                        from --input's empirical marginals\n"
 	      "  --input FILE          the real trace (baseline only)\n"
@@ -111,7 +115,7 @@ main(int argc, char **argv)
 	const char *model = NULL, *out = NULL, *input = NULL, *base = NULL;
 	long long count = -1;
 	unsigned long long seed = 1;
-	double spread = -1;
+	double spread = -1, pspread = -1;
 	int quiet = 0;
 	static const struct option opts[] = {
 		{"model", required_argument, NULL, 'm'},
@@ -121,6 +125,7 @@ main(int argc, char **argv)
 		{"baseline", required_argument, NULL, 'b'},
 		{"input", required_argument, NULL, 'i'},
 		{"port-spread", required_argument, NULL, 'p'},
+		{"proto-spread", required_argument, NULL, 'P'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -163,13 +168,18 @@ main(int argc, char **argv)
 			input = optarg;
 			break;
 		case 'p':
-			spread = strtod(optarg, &end);
-			if (*end || spread < 0 || spread > 2) {
-				fprintf(stderr, "netshare-generate: "
-						"--port-spread takes 0 .. 2\n");
+		case 'P': {
+			double v = strtod(optarg, &end);
+			if (*end || end == optarg || !(v >= 0 && v <= 2)) {
+				fprintf(stderr, "netshare-generate: --%s takes "
+						"0 .. 2\n",
+					c == 'p' ? "port-spread"
+						 : "proto-spread");
 				return 2;
 			}
+			*(c == 'p' ? &spread : &pspread) = v;
 			break;
+		}
 		case 'q':
 			quiet = 1;
 			break;
@@ -229,12 +239,28 @@ main(int argc, char **argv)
 		ns_rng_seed(&m.rng, seed);
 		if (spread >= 0)
 			enc.port_spread = (float)spread;
+		if (pspread >= 0)
+			enc.proto_spread = (float)pspread;
 		is_packets = enc.is_packets;
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (ns_dg_generate_records(&m, &enc, (size_t)count, &pkts,
 					   &flows, quiet ? NULL : stderr)) {
 			fprintf(stderr, "netshare-generate: out of memory\n");
 			rc = 1;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double s = (double)(t1.tv_sec - t0.tv_sec) +
+			   1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+		if (rc == 0 && !quiet && s > 0 && is_packets)
+			fprintf(stderr, "generated %zu packets of %zu flows in "
+					"%.2f s: %.0f packets/s, %.0f flows/s\n",
+				(size_t)count, m.gen_flows, s,
+				(double)count / s, (double)m.gen_flows / s);
+		else if (rc == 0 && !quiet && s > 0)
+			fprintf(stderr, "generated %zu flow records in %.2f s: "
+					"%.0f flows/s\n",
+				(size_t)count, s, (double)count / s);
 		if (is_packets)
 			ns_pkt_trace_sort(&pkts);
 		else

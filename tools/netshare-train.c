@@ -262,9 +262,11 @@ main(int argc, char **argv)
 	}
 	if (!quiet)
 		fprintf(stderr, "%s: %zu flows, %zu records, longest %u "
-				"(%zu cut to %u), encoded in %.2f s\n",
+				"(%zu split and %zu cut to %u), encoded in "
+				"%.2f s\n",
 			input, ds.n_flows, ds.n_records, ds.max_len,
-			ds.n_truncated, cfg.enc.max_flow_len, now_s() - t0);
+			ds.n_split, ds.n_truncated, cfg.enc.max_flow_len,
+			now_s() - t0);
 
 	struct ns_dg m;
 	if (resume && access(out, F_OK) == 0) {

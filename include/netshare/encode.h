@@ -60,6 +60,7 @@ struct ns_layout {
 	struct ns_head head[NS_MAX_HEADS];
 };
 
+#define NS_LEN_BUCKETS 8 /* sample lengths 1, 2-3, 4-7, ..., 128 and up */
 #define NS_MAX_CHUNKS 64  /* a flow's chunks fit one uint64_t mask */
 #define NS_MAX_W2V_DIM 64 /* bound checked by ns_encoder_read */
 
@@ -70,10 +71,15 @@ struct ns_encode_config {
 	uint32_t w2v_window;   /* (5) */
 	uint32_t w2v_epochs;   /* (5) */
 	uint32_t w2v_negative; /* negative samples (5) */
-	uint32_t max_flow_len; /* records kept per flow; 0: the data's max */
+	uint32_t max_flow_len; /* records per sample; 0: the data's max */
+	int split_long;	       /* a flow (in one chunk) longer than that: 1
+				  split into samples of max_flow_len
+				  records, 0 cut there (DP: one example
+				  per flow) */
 	float port_spread;     /* decode a port among the tokens within this
 				  cosine of the nearest, by frequency; 0:
 				  the nearest only (NetShare) */
+	float proto_spread;    /* the same for the protocol */
 	uint64_t seed;
 };
 
@@ -154,6 +160,7 @@ struct ns_encoder {
 	uint32_t max_flow_len; /* L before padding to a multiple of S:
 	                          cfg->max_flow_len when set, else the
 	                          data's longest flow */
+	uint32_t split_long;   /* cfg->split_long, for ns_encode_apply */
 	struct ns_w2v w2v;
 	/* Continuous feature k (in feature order) is scaled by
 	 * (x - cont_min[k]) / (cont_max[k] - cont_min[k]), after log1p for
@@ -173,7 +180,13 @@ struct ns_encoder {
 	uint32_t n_proto_ports;
 	uint32_t *proto_ports;
 	uint32_t *proto_port_count; /* (n_proto_ports) uses of each pair */
+	/* How long the training samples using each pair were, by role:
+	 * samples whose source (role 0) or destination (role 1) port is the
+	 * pair's, by ns_len_bucket of their record count. Ports decode by
+	 * these, so a long generated flow takes a port long flows had. */
+	uint32_t *port_len_count; /* (n_proto_ports, 2, NS_LEN_BUCKETS) */
 	float port_spread;	    /* from the config, see there */
+	float proto_spread;	    /* likewise */
 	/* where things sit in attr (derived from the fields above) */
 	uint32_t attr_tag_off;   /* startFromThisChunk pair, then n_chunks
 	                            presence pairs */
@@ -196,6 +209,7 @@ struct ns_dataset {
 	uint32_t *chunk_offset; /* (n_chunks + 1) */
 	size_t n_truncated;     /* flows cut to cfg->max_flow_len */
 	size_t n_dropped;       /* records those cuts removed */
+	size_t n_split;         /* flows split into several samples */
 };
 
 /* Fit an encoder on a trace (exactly one of pkts/flows non-NULL) and
@@ -253,7 +267,7 @@ void ns_decoder_free(struct ns_decoder *d);
  * endian) for checkpoints. Write returns 0 or -1 with errno set. Read
  * consumes exactly what write wrote, validates every length and value,
  * and returns 0, or -1 with a message in err (enc is then empty). */
-#define NS_ENCODER_VERSION 1
+#define NS_ENCODER_VERSION 2
 int ns_encoder_write(FILE *f, const struct ns_encoder *enc);
 int ns_encoder_read(FILE *f, struct ns_encoder *enc, char *err, size_t errlen);
 
@@ -291,5 +305,9 @@ void ns_gen_flags(uint32_t len, uint32_t L, uint32_t S, float *out);
  * whose flag argmax is "end" (flags[1] > flags[0], or NaN), else L.
  * flags (L, 2). */
 uint32_t ns_gen_length(const float *flags, uint32_t L);
+
+/* A sample length's bucket in port_len_count: floor(log2(len)), at most
+ * NS_LEN_BUCKETS - 1 (len 0 counts as 1). */
+uint32_t ns_len_bucket(uint32_t len);
 
 #endif

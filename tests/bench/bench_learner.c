@@ -131,9 +131,11 @@ bench_training(const char *name, struct ns_input *in, double seconds,
 	t0 = now_s();
 	ns_dg_generate_records(&m, &enc, n, &pk, &fl, NULL);
 	t = now_s() - t0;
-	printf("generate %-19s %9.0f records/s (%zu %s: generator and "
-	       "decoder threads; target >= 50000 flows/s)\n",
-	       name, n / t, n, enc.is_packets ? "packets" : "flow records");
+	printf("generate %-19s %9.0f records/s %9.0f flows/s (%zu %s from "
+	       "%zu flows: generator and decoder threads; target >= 50000 "
+	       "flows/s)\n",
+	       name, n / t, m.gen_flows / t, n,
+	       enc.is_packets ? "packets" : "flow records", m.gen_flows);
 	ns_pkt_trace_free(&pk);
 	ns_flow_trace_free(&fl);
 	ns_dg_free(&m);

@@ -863,8 +863,9 @@ test_layouts(void **state)
 	ns_pkt_trace_free(&pt);
 }
 
-/* Flows longer than max_flow_len keep their first records; the cut is
- * counted. */
+/* Flows longer than max_flow_len are split into samples of that many
+ * records (the default) or keep their first records (split_long 0);
+ * either is counted. */
 static void
 test_truncation(void **state)
 {
@@ -888,9 +889,41 @@ test_truncation(void **state)
 	struct ns_encoder enc;
 	struct ns_dataset ds;
 	char err[256];
+	/* split: the 10-record flow is three samples of 4, 4 and 2, their
+	 * records in order, each starting its own inter-arrivals */
+	assert_int_equal(
+	    ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err, sizeof(err)), 0);
+	assert_int_equal(ds.n_flows, 4);
+	assert_int_equal(ds.n_split, 1);
+	assert_int_equal(ds.n_truncated, 0);
+	assert_int_equal(ds.n_records, 10 + 3);
+	assert_int_equal(ds.max_len, 4);
+	{
+		float *sfeat;
+		uint32_t *slen;
+		pad_dataset(&ds, 4, &sfeat, &slen);
+		struct ns_flow_trace sout = {0};
+		assert_int_equal(ns_decode(&enc, ds.n_flows, ds.attr, sfeat, 4,
+					   slen, NULL, &sout),
+				 0);
+		assert_int_equal(sout.n, 13);
+		uint64_t all = 0;
+		for (size_t i = 0; i < sout.n; i++)
+			if (sout.v[i].proto == 6)
+				all |= 1u << sout.v[i].packets;
+		assert_int_equal(all, 0x7FE); /* packets 1..10 */
+		free(sfeat);
+		free(slen);
+		ns_flow_trace_free(&sout);
+	}
+	ns_encoder_free(&enc);
+	ns_dataset_free(&ds);
+
+	cfg.split_long = 0; /* cut */
 	assert_int_equal(
 	    ns_encode_fit(&cfg, NULL, &ft, &enc, &ds, err, sizeof(err)), 0);
 	assert_int_equal(ds.n_flows, 2);
+	assert_int_equal(ds.n_split, 0);
 	assert_int_equal(ds.n_truncated, 1);
 	assert_int_equal(ds.n_dropped, 6);
 	assert_int_equal(ds.n_records, 4 + 3);
@@ -1000,6 +1033,96 @@ test_flow_round_trip(void **state)
 	ns_encoder_free(&enc);
 	ns_dataset_free(&ds);
 	ns_flow_trace_free(&ft);
+}
+
+/* The length profile counts each sample once per role at its length's
+ * bucket, and ports and protocols decode by it: with every token a
+ * candidate, a 40-record flow gets the protocol and ports of the one
+ * long training flow (TCP) and a one-record flow those of the short ones
+ * (UDP). */
+static void
+test_port_length_profile(void **state)
+{
+	(void)state;
+	struct ns_pkt_trace pt;
+	memset(&pt, 0, sizeof(pt));
+	uint8_t src[16], dst[16];
+	ns_addr_from_v4(dst, 0x08080808u);
+	uint64_t ts = T0;
+	for (uint32_t k = 0; k < 40; k++) { /* the long flow */
+		ns_addr_from_v4(src, 0x0A000001u);
+		struct ns_pkt_record r =
+		    pkt_rec(src, dst, 4, 41000, 5000, 6, ts += MS);
+		assert_int_equal(ns_pkt_trace_push(&pt, &r), 0);
+	}
+	for (uint32_t f = 0; f < 18; f++) { /* one-packet flows */
+		ns_addr_from_v4(src, 0x0A000100u + f);
+		struct ns_pkt_record r = pkt_rec(src, dst, 4,
+						 (uint16_t)(42000 + f),
+						 (uint16_t)(5001 + f % 3), 17,
+						 ts += MS);
+		assert_int_equal(ns_pkt_trace_push(&pt, &r), 0);
+	}
+	struct ns_encode_config cfg;
+	ns_encode_config_default(&cfg);
+	cfg.n_chunks = 1;
+	struct ns_encoder enc;
+	struct ns_dataset ds;
+	char err[256];
+	assert_int_equal(
+	    ns_encode_fit(&cfg, &pt, NULL, &enc, &ds, err, sizeof(err)), 0);
+	assert_int_equal(ns_len_bucket(1), 0);
+	assert_int_equal(ns_len_bucket(40), 5);
+	assert_int_equal(ns_len_bucket(UINT32_MAX), NS_LEN_BUCKETS - 1);
+	for (uint32_t k = 0; k < enc.n_proto_ports; k++) {
+		uint32_t port = enc.proto_ports[k] & 0xFFFF;
+		const uint32_t *c =
+		    enc.port_len_count + (size_t)k * 2 * NS_LEN_BUCKETS;
+		for (int role = 0; role < 2; role++)
+			for (int b = 0; b < NS_LEN_BUCKETS; b++) {
+				uint32_t want = 0;
+				if (role == 0 && port == 41000)
+					want = b == 5;
+				else if (role == 0 && port >= 42000)
+					want = b == 0;
+				else if (role == 1 && port == 5000)
+					want = b == 5;
+				else if (role == 1 && port > 5000 &&
+					 port < 5004)
+					want = b == 0 ? 6 : 0;
+				assert_int_equal(c[role * NS_LEN_BUCKETS + b],
+						 want);
+			}
+	}
+	enc.port_spread = 2; /* every token a candidate */
+	enc.proto_spread = 2;
+	size_t n = ds.n_flows, L = 40, F = enc.feat.dim;
+	float *feat = calloc(n * L * F, sizeof(float));
+	uint32_t *len = malloc(n * sizeof(uint32_t));
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++)
+			len[i] = pass ? 1 : 40;
+		struct ns_pkt_trace out = {0};
+		assert_int_equal(ns_decode(&enc, n, ds.attr, feat,
+					   (uint32_t)L, len, &out, NULL),
+				 0);
+		for (size_t i = 0; i < out.n; i++) {
+			int long_ports = out.v[i].src_port == 41000 &&
+					 out.v[i].dst_port == 5000 &&
+					 out.v[i].proto == 6;
+			int short_ports = out.v[i].src_port >= 42000 &&
+					  out.v[i].dst_port > 5000 &&
+					  out.v[i].dst_port < 5004 &&
+					  out.v[i].proto == 17;
+			assert_true(pass ? short_ports : long_ports);
+		}
+		ns_pkt_trace_free(&out);
+	}
+	free(feat);
+	free(len);
+	ns_encoder_free(&enc);
+	ns_dataset_free(&ds);
+	ns_pkt_trace_free(&pt);
 }
 
 static void
@@ -1222,6 +1345,14 @@ assert_same_encoder(const struct ns_encoder *a, const struct ns_encoder *b)
 	                    a->w2v.n_tokens * sizeof(uint32_t));
 	assert_memory_equal(a->w2v.vec, b->w2v.vec,
 	                    a->w2v.n_tokens * a->w2v.dim * sizeof(float));
+	assert_int_equal(a->n_proto_ports, b->n_proto_ports);
+	assert_memory_equal(a->proto_ports, b->proto_ports,
+	                    a->n_proto_ports * sizeof(uint32_t));
+	assert_memory_equal(a->proto_port_count, b->proto_port_count,
+	                    a->n_proto_ports * sizeof(uint32_t));
+	assert_memory_equal(a->port_len_count, b->port_len_count,
+	                    a->n_proto_ports * 2 * NS_LEN_BUCKETS *
+	                        sizeof(uint32_t));
 	assert_memory_equal(&a->attr, &b->attr, sizeof(a->attr));
 	assert_memory_equal(&a->feat, &b->feat, sizeof(a->feat));
 	assert_int_equal(a->attr_tag_off, b->attr_tag_off);
@@ -1298,9 +1429,11 @@ test_io_corrupt(void **state)
 	assert_int_equal(deserialise(buf, len, &back, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "magic"));
 	buf[0] = 'N';
-	buf[5] = 2;
+	buf[5] = NS_ENCODER_VERSION + 1;
 	assert_int_equal(deserialise(buf, len, &back, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "version 2"));
+	char want[32];
+	snprintf(want, sizeof(want), "version %d", NS_ENCODER_VERSION + 1);
+	assert_non_null(strstr(err, want));
 	buf[5] = NS_ENCODER_VERSION;
 	buf[7] = 1;
 	assert_int_equal(deserialise(buf, len, &back, err, sizeof(err)), -1);
@@ -1465,6 +1598,7 @@ main(void)
 	    cmocka_unit_test(test_io_round_trip),
 	    cmocka_unit_test(test_io_truncated),
 	    cmocka_unit_test(test_io_corrupt),
+	    cmocka_unit_test(test_port_length_profile),
 	};
 	return cmocka_run_group_tests_name("encode", tests, NULL, NULL);
 }

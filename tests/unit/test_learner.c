@@ -246,6 +246,54 @@ test_generate_decodes(void **state)
 	drop(m);
 }
 
+/* Generation drops each flow from the LSTM at its end: the lengths,
+ * attributes and records up to each end are what running every step on
+ * every row gives, and the records after an end are zeros. */
+static void
+test_generate_drops_ended_rows(void **state)
+{
+	struct fixture *fx = *state;
+	struct ns_dg *m = model(fx);
+	struct ns_dg_losses l;
+	for (int i = 0; i < 5; i++)
+		ns_dg_train_step(m, &fx->ds, &l);
+	size_t n = 3 * (size_t)m->cfg.batch + 5, A = (size_t)m->A;
+	size_t LF = (size_t)m->L * m->F;
+	float *attr[2], *feat[2];
+	uint32_t *len[2];
+	struct ns_rng start = m->rng;
+	for (int k = 0; k < 2; k++) {
+		attr[k] = malloc(n * A * sizeof(float));
+		feat[k] = malloc(n * LF * sizeof(float));
+		len[k] = malloc(n * sizeof(uint32_t));
+		m->rng = start;
+		m->gen_whole = k;
+		ns_dg_generate(m, n, attr[k], feat[k], len[k]);
+	}
+	uint32_t lo = UINT32_MAX, hi = 0;
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(len[0][i], len[1][i]);
+		lo = len[0][i] < lo ? len[0][i] : lo;
+		hi = len[0][i] > hi ? len[0][i] : hi;
+		assert_memory_equal(attr[0] + i * A, attr[1] + i * A,
+				    A * sizeof(float));
+		/* records to the end of the step holding the last one */
+		size_t S = (size_t)m->S, F = (size_t)m->F;
+		size_t kept = (len[0][i] + S - 1) / S * S;
+		for (size_t j = 0; j < (size_t)m->L * F; j++) {
+			float a = feat[0][i * LF + j], b = feat[1][i * LF + j];
+			if (j < kept * F)
+				assert_true(fabsf(a - b) <= 1e-5f);
+			else
+				assert_true(a == 0.0f);
+		}
+	}
+	assert_true(lo < hi); /* some rows left early, others went on */
+	for (int k = 0; k < 2; k++)
+		free(attr[k]), free(feat[k]), free(len[k]);
+	drop(m);
+}
+
 /* A checkpoint reloads to the same weights, state and encoder; any
  * truncation, a flipped byte or another version fails with a
  * message. */
@@ -346,6 +394,21 @@ test_config(void **state)
 		assert_true(strlen(err) > 0);
 	}
 	assert_int_equal(c.model.batch, 64); /* unchanged by failures */
+	assert_int_equal(c.enc.split_long, 1);
+	/* DP cuts long flows; asking it to split them is an error */
+	const char *dp = "{\"privacy\":{\"enabled\":1}}";
+	struct ns_learner_config e;
+	ns_learner_config_default(&e);
+	assert_int_equal(ns_learner_config_parse(&e, dp, strlen(dp), "t", err,
+						 sizeof(err)),
+			 0);
+	assert_int_equal(e.enc.split_long, 0);
+	const char *both = "{\"privacy\":{\"enabled\":1},"
+			   "\"encoding\":{\"split_long\":1}}";
+	assert_int_equal(ns_learner_config_parse(&e, both, strlen(both), "t",
+						 err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "split_long"));
 	/* printing and parsing gives the same config */
 	char *text = NULL;
 	size_t len = 0;
@@ -376,6 +439,7 @@ main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_training_moves),
 		cmocka_unit_test(test_generate_decodes),
+		cmocka_unit_test(test_generate_drops_ended_rows),
 		cmocka_unit_test(test_checkpoint),
 		cmocka_unit_test(test_config),
 	};
