@@ -437,6 +437,8 @@ lrn_train_block(struct lrn_ctx *c, pthread_mutex_t *lock, int64_t index,
 		enc = fitted;
 	}
 	struct ns_apply_stats ast;
+	if (c->cfg.model.dp) /* one example per flow, whatever the seed did */
+		enc.split_long = 0;
 	if (ns_encode_apply(&enc, d.wstart_ns, d.wend_ns,
 			    packets ? &d.pkts : NULL, packets ? NULL : &d.flows,
 			    &wds, &ast, err, errlen) ||
