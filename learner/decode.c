@@ -270,23 +270,19 @@ decode_proto(const struct ns_encoder *enc, struct port_indexes *pi,
 	if (n == 0)
 		return (uint8_t)ns_w2v_index_nearest(pi->proto, v);
 	uint32_t bucket = ns_len_bucket(len);
-	uint64_t total = 0, any = 0;
+	uint64_t any[NEAR_MAX], total = 0, total_any = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		const uint64_t *c = pi->proto_len[enc->w2v.value[pi->near[k]]];
 		pi->weight[k] = c[bucket];
-		total += c[bucket];
+		any[k] = 0;
 		for (uint32_t b = 0; b < NS_LEN_BUCKETS; b++)
-			any += c[b];
+			any[k] += c[b];
+		total += pi->weight[k];
+		total_any += any[k];
 	}
-	if (total == 0) {
-		for (uint32_t k = 0; k < n; k++) {
-			const uint64_t *c =
-			    pi->proto_len[enc->w2v.value[pi->near[k]]];
-			pi->weight[k] = 0;
-			for (uint32_t b = 0; b < NS_LEN_BUCKETS; b++)
-				pi->weight[k] += c[b];
-		}
-		total = any;
+	if (total == 0) { /* no sample of this length: any length */
+		memcpy(pi->weight, any, n * sizeof(*any));
+		total = total_any;
 	}
 	if (total == 0)
 		return (uint8_t)ns_w2v_index_nearest(pi->proto, v);

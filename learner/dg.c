@@ -776,36 +776,35 @@ static void
 gen_scratch_free(struct gen_scratch *w)
 {
 	free(w->row);
-	free(w->pre);
-	free(w->g);
-	free(w->h);
-	free(w->c);
-	free(w->xh);
-	free(w->tc);
-	free(w->logit);
-	free(w->out);
+	free(w->pre); /* every float array lives in this one block */
 }
 
+/* One block carved into the float arrays, and the row list. */
 static int
 gen_scratch_alloc(struct gen_scratch *w, const struct ns_dg *m, int B)
 {
 	size_t H = (size_t)m->cfg.lstm_units, b = (size_t)B;
-	size_t SF = (size_t)m->S * m->F2;
+	size_t SF = (size_t)m->S * m->F2, N = (size_t)m->cfg.feat_noise;
+	size_t len[] = {b * 4 * H, b * 4 * H, b * H, b * H,
+			b * (N + H), H, b * SF, b * SF};
+	float **part[] = {&w->pre, &w->g, &w->h, &w->c,
+			  &w->xh, &w->tc, &w->logit, &w->out};
+	size_t total = 0;
+	for (size_t k = 0; k < sizeof(len) / sizeof(*len); k++)
+		total += len[k];
 	*w = (struct gen_scratch){0};
 	w->row = malloc(b * sizeof(int));
-	w->pre = malloc(b * 4 * H * sizeof(float));
-	w->g = malloc(b * 4 * H * sizeof(float));
-	w->h = malloc(b * H * sizeof(float));
-	w->c = malloc(b * H * sizeof(float));
-	w->xh = malloc(b * ((size_t)m->cfg.feat_noise + H) * sizeof(float));
-	w->tc = malloc(H * sizeof(float));
-	w->logit = malloc(b * SF * sizeof(float));
-	w->out = malloc(b * SF * sizeof(float));
-	if (w->row && w->pre && w->g && w->h && w->c && w->xh && w->tc &&
-	    w->logit && w->out)
-		return 0;
-	gen_scratch_free(w);
-	return -1;
+	float *mem = malloc(total * sizeof(float));
+	if (!w->row || !mem) {
+		free(w->row);
+		free(mem);
+		return -1;
+	}
+	for (size_t k = 0; k < sizeof(len) / sizeof(*len); k++) {
+		*part[k] = mem;
+		mem += len[k];
+	}
+	return 0;
 }
 
 void
